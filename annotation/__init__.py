@@ -1,0 +1,1 @@
+"""annotation: see the project README."""

@@ -1,0 +1,1 @@
+"""baselines: see the project README."""

@@ -1,0 +1,1 @@
+"""Dataset building: source loading, translation, QA, dataset assembly."""

@@ -1,0 +1,78 @@
+"""The one interface every translation backend implements, and the SPEC registry.
+
+A SPEC is ``<backend>:<target>``: ``hf:<id or path>``, ``llm:<id, path or .gguf>``,
+``openai:<model>@<base_url>``, ``file:<path>``. Backends are imported lazily so that
+``bench --help`` stays fast and optional extras are only needed when used.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import Any, Literal, Sequence
+
+from bench.errors import BenchError
+
+# backend prefix -> "module:Class" (lazy)
+BACKENDS: dict[str, str] = {
+    "hf": "benchmark.translators.hf_seq2seq:Seq2SeqTranslator",
+    "llm": "benchmark.translators.causal_lm:CausalLMTranslator",
+    "openai": "benchmark.translators.openai_compat:OpenAITranslator",
+    "file": "benchmark.translators.file_import:FileTranslator",
+}
+
+
+class Translator(ABC):
+    """Translates batches of text from one language to another.
+
+    ``unit`` says what the builder sends: ``"segment"`` (protected, segmented text;
+    results are cached per segment) or ``"item"`` (whole instructions looked up by id,
+    e.g. imported human translations).
+    """
+
+    unit: Literal["segment", "item"] = "segment"
+    batch_size: int = 16
+
+    def __init__(self, spec: str):
+        self.spec = spec
+
+    @property
+    @abstractmethod
+    def cache_key(self) -> str:
+        """Identifies outputs: backend, model and its revision/content hash, prompt version.
+
+        Never contains secrets (API keys) since it is stored and shown."""
+
+    @property
+    def system_name(self) -> str:
+        """Human-readable name written to ``translation_system`` in the dataset."""
+        return self.spec
+
+    @abstractmethod
+    def translate_batch(
+        self, texts: Sequence[str], source_lang: str, target_lang: str, ids: Sequence[str] | None = None
+    ) -> list[str]:
+        """Translate ``texts`` (ISO 639-1 codes); one output per input, same order.
+
+        ``ids`` (item ids) are given when ``unit == "item"``."""
+
+    def close(self) -> None:
+        """Release models, pools, connections."""
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split ``backend:target``; fail with the list of backends on a bad SPEC."""
+    backend, sep, target = spec.partition(":")
+    if not sep or backend not in BACKENDS or not target:
+        raise BenchError(
+            f"bad translator SPEC '{spec}': expected one of "
+            + ", ".join(f"{b}:<...>" for b in BACKENDS)
+        )
+    return backend, target
+
+
+def load_translator(spec: str, **options: Any) -> Translator:
+    """Build the translator a SPEC names; ``options`` go to its constructor (batch_size, ...)."""
+    backend, target = parse_spec(spec)
+    module_name, class_name = BACKENDS[backend].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(spec, target, **options)

@@ -1,0 +1,1 @@
+"""cards: see the project README."""

@@ -1,0 +1,1 @@
+"""release: see the project README."""
