@@ -1,0 +1,77 @@
+"""CLI commands of the dataset stage: ``build-dataset`` and ``qa``."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from benchmark.source import DEFAULT_SOURCE, DEFAULT_SPLIT
+
+
+@click.command("build-dataset")
+@click.option("--source", default=DEFAULT_SOURCE, show_default=True,
+              help="Hub dataset id or local .jsonl/.json/.parquet with id + instruction.")
+@click.option("--split", default=DEFAULT_SPLIT, show_default=True, help="Split of a Hub source.")
+@click.option("--revision", default=None, help="Revision of a Hub source.")
+@click.option("--languages", default="fr,es", show_default=True, help="Target languages, ISO 639-1, comma-separated.")
+@click.option("--translator", "translator_spec", required=True, metavar="SPEC",
+              help="hf:<id|path> | llm:<id|path|.gguf> | openai:<model>@<base_url> | file:<path>")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output dataset folder.")
+@click.option("--limit", type=int, default=None, help="Only the first N source records.")
+@click.option("--batch-size", type=int, default=None, help="Segments per translation batch.")
+@click.option("--max-new-tokens", type=int, default=None, help="Cap on generated tokens per segment (local models).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda (local models).")
+@click.option("--source-lang", default="en", show_default=True, help="Language of the source instructions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON on stdout.")
+@click.pass_obj
+def build_dataset_cmd(ctx, source, split, revision, languages, translator_spec, out_dir, limit, batch_size,
+                      max_new_tokens, device, source_lang, as_json) -> None:
+    """Translate the source into LANGUAGES, QA every translation, write a Hub-ready dataset folder."""
+    from bench.languages import parse_languages
+    from bench.progress import console
+    from benchmark.build import build_dataset
+    from benchmark.source import load_source
+    from benchmark.translators import load_translator, parse_spec
+
+    langs = parse_languages(languages)
+    backend, _ = parse_spec(translator_spec)
+    src = load_source(source, split=split, revision=revision, limit=limit)  # validated before any work
+    options: dict = {"cache_dir": str(ctx.workspace.cache_dir)}
+    if batch_size:
+        options["batch_size"] = batch_size
+    if backend in ("hf", "llm"):
+        options["device"] = device
+        if max_new_tokens:
+            options["max_new_tokens"] = max_new_tokens
+    translator = load_translator(translator_spec, **options)
+    try:
+        report = build_dataset(ctx.workspace, src, langs, translator, out_dir, source_lang=source_lang)
+    finally:
+        translator.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    _print_report(report, console)
+
+
+def _print_report(report, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"build-dataset: {report.items} items from {report.source}")
+    for col in ("lang", "rows", "requests", "from cache", "translated now", "flagged rows", "top flags", "seconds"):
+        table.add_column(col, justify="left" if col in ("lang", "top flags") else "right")
+    for lr in report.languages:
+        top = ", ".join(f"{k} {v}" for k, v in sorted(lr.flag_counts.items(), key=lambda kv: -kv[1]) if v)[:60]
+        table.add_row(lr.lang, str(lr.rows), str(lr.requests), str(lr.from_cache), str(lr.translated),
+                      str(lr.flagged_rows), top or "-", f"{lr.seconds:.1f}")
+    console.print(table)
+    console.print(f"dataset written to [bold]{report.out_dir}[/] (run {report.run_id})")
+
+
+def register(cli: click.Group) -> None:
+    """Attach this stage's commands to the main CLI."""
+    cli.add_command(build_dataset_cmd)
+    try:
+        from benchmark.qa_cli import qa
+    except ImportError:  # qa_cli not yet present in partial checkouts
+        return
+    cli.add_command(qa)

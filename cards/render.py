@@ -1,0 +1,26 @@
+"""Render the card templates in cards/templates with Jinja."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    """Render ``templates/<template>`` (undefined variables are errors, not blanks)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, autoescape=False,
+    )
+    return env.get_template(template).render(**context)
+
+
+def size_category(n: int) -> str:
+    """The Hub's size_categories bucket for n rows."""
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < bound:
+            return label
+    return "n>1M"
