@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -55,18 +56,13 @@ def parse_openai_spec(spec: str) -> tuple[str, str]:
     The base URL is optional (default ``https://api.openai.com/v1``) and must start with http(s)://.
     The model may itself contain ``@`` (``org/model@rev``): the split is at the first ``@http``.
     """
-    target = spec[len("openai:"):] if spec.startswith("openai:") else spec
-    target = target.strip()
-    model, base_url = target, DEFAULT_BASE_URL
-    for scheme in ("@http://", "@https://"):
-        cut = target.find(scheme)
-        if cut != -1 and (cut < target.find("@http") or target.find("@http") == cut):
-            model, base_url = target[:cut], target[cut + 1:]
-            break
-    if not model:
-        raise BenchError(f"bad OpenAI SPEC '{spec}': expected openai:<model>@<base_url>, e.g. "
+    target = (spec[len("openai:"):] if spec.startswith("openai:") else spec).strip()
+    match = re.match(r"^(?P<model>.+?)@(?P<url>https?://\S+)$", target)
+    model, base_url = (match["model"], match["url"]) if match else (target, DEFAULT_BASE_URL)
+    if not model or model.startswith("@"):
+        raise BenchError(f"bad OpenAI SPEC '{spec}': expected openai:<model>[@<base_url>], e.g. "
                          "openai:gpt-4o-mini or openai:my-model@http://127.0.0.1:8000/v1")
-    if "@" in target and base_url == DEFAULT_BASE_URL and target.rsplit("@", 1)[1].startswith(("http:", "https:", "www.")):
+    if not match and re.search(r"@(localhost|[\w.-]+:\d+)(/|$)", target):
         raise BenchError(f"bad OpenAI SPEC '{spec}': the base URL must start with http:// or https://")
     return model, base_url.rstrip("/")
 
@@ -151,10 +147,6 @@ class _Attempt:
     reason: str
     kind: str  # short category used for counting: http_429, http_503, timeout, connection, bad_response, ...
     retry_after: float | None = None
-
-
-class _Stopped(Exception):
-    pass
 
 
 # --------------------------------------------------------------------------- client
@@ -243,7 +235,12 @@ class ChatClient:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=futures.__getitem__):
-                    yield futures[fut], fut.result()
+                    exc = fut.exception()
+                    if exc is None:
+                        yield futures[fut], fut.result()
+                    else:  # a bug, not a server problem: still one failed item, never a crash of the run
+                        reason = _redact(f"internal error: {type(exc).__name__}: {exc}", self.__key)[:300]
+                        yield futures[fut], ChatFailure(reason=reason, attempts=0, latency_s=0.0, retryable=False)
         finally:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -291,7 +288,7 @@ class ChatClient:
         while True:
             attempt += 1
             if stop.is_set() or self._closed.is_set():
-                return self._fail(errors, "cancelled", attempt - 1, start, retryable=True, kind=None)
+                return self._fail(errors, "cancelled", attempt - 1, start, retryable=True)
             try:
                 with self._slots:
                     with self._lock:
@@ -302,17 +299,17 @@ class ChatClient:
                 result = self._to_result(completion, attempt, start, errors)
             except Exception as exc:  # noqa: BLE001 - classified below, never re-raised for one item
                 info = self._classify(exc)
-                errors.append(info.reason)
+                errors.append(_redact(info.reason, self.__key))
                 with self._lock:
                     self._usage.reasons[info.kind] = self._usage.reasons.get(info.kind, 0) + 1
                 if not info.retryable or attempt > self.max_retries:
-                    return self._fail(errors, info.reason, attempt, start, retryable=info.retryable, kind=info.kind)
+                    return self._fail(errors, info.reason, attempt, start, retryable=info.retryable)
                 delay = self._delay(attempt, info.retry_after)
                 log.debug("retrying %s in %.2fs (attempt %d): %s", self.model, delay, attempt, info.reason)
                 with self._lock:
                     self._usage.retries += 1
                 if stop.wait(delay) or self._closed.is_set():
-                    return self._fail(errors, info.reason, attempt, start, retryable=True, kind=info.kind)
+                    return self._fail(errors, info.reason, attempt, start, retryable=True)
                 continue
             with self._lock:
                 self._usage.succeeded += 1
@@ -320,8 +317,7 @@ class ChatClient:
                 self._usage.completion_tokens += result.completion_tokens
             return result
 
-    def _fail(self, errors: list[str], reason: str, attempts: int, start: float, *, retryable: bool,
-              kind: str | None) -> ChatFailure:
+    def _fail(self, errors: list[str], reason: str, attempts: int, start: float, *, retryable: bool) -> ChatFailure:
         with self._lock:
             self._usage.failed += 1
         return ChatFailure(reason=_redact(reason, self.__key), attempts=attempts,
