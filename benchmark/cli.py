@@ -56,22 +56,26 @@ def build_dataset_cmd(ctx, source, split, revision, languages, translator_spec, 
 def _print_report(report, console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"build-dataset: {report.items} items from {report.source}")
-    for col in ("lang", "rows", "requests", "from cache", "translated now", "flagged rows", "top flags", "seconds"):
-        table.add_column(col, justify="left" if col in ("lang", "top flags") else "right")
+    from benchmark.dataset_dir import QA_FLAG_NAMES
+
+    table = Table(title=f"build-dataset: {report.items} items")
+    table.add_column("")
     for lr in report.languages:
-        top = ", ".join(f"{k} {v}" for k, v in sorted(lr.flag_counts.items(), key=lambda kv: -kv[1]) if v)[:60]
-        table.add_row(lr.lang, str(lr.rows), str(lr.requests), str(lr.from_cache), str(lr.translated),
-                      str(lr.flagged_rows), top or "-", f"{lr.seconds:.1f}")
+        table.add_column(lr.lang, justify="right")
+    lines = [("rows", "rows"), ("MT requests", "requests"), ("from cache", "from_cache"),
+             ("translated now", "translated"), ("flagged rows", "flagged_rows")]
+    for label, attr in lines:
+        table.add_row(label, *(str(getattr(lr, attr)) for lr in report.languages))
+    for flag in QA_FLAG_NAMES:
+        table.add_row(f"  {flag}", *(str(lr.flag_counts.get(flag, 0)) for lr in report.languages))
+    table.add_row("seconds", *(f"{lr.seconds:.1f}" for lr in report.languages))
     console.print(table)
     console.print(f"dataset written to [bold]{report.out_dir}[/] (run {report.run_id})")
 
 
 def register(cli: click.Group) -> None:
     """Attach this stage's commands to the main CLI."""
+    from benchmark.qa_cli import qa
+
     cli.add_command(build_dataset_cmd)
-    try:
-        from benchmark.qa_cli import qa
-    except ImportError:  # qa_cli not yet present in partial checkouts
-        return
     cli.add_command(qa)

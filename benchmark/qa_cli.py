@@ -1,0 +1,209 @@
+"""``qa`` commands: flag machine translations in a JSONL file; score the checker on a labelled dev set."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench.errors import BenchError, InputError
+from bench.languages import get_language
+from benchmark.qa import QA_FLAGS, TranslationQA
+
+_REQUIRED = ("source", "translation", "target_lang")
+
+
+def _read_rows(path: str, labelled: bool = False) -> list[tuple[int, dict]]:
+    """Parse and validate every line first; raise InputError naming file, line and field."""
+    rows: list[tuple[int, dict]] = []
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    with handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", record=lineno) from exc
+            if not isinstance(row, dict):
+                raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=lineno)
+            for name in _REQUIRED + (("source_lang",) if "source_lang" in row else ()):
+                if name not in row:
+                    raise InputError(path, "missing field", record=lineno, field=name)
+                if not isinstance(row[name], str):
+                    raise InputError(path, f"must be a string, got {type(row[name]).__name__}", record=lineno, field=name)
+            for name in ("target_lang", "source_lang"):
+                if name in row:
+                    try:
+                        row[name] = get_language(row[name]).code
+                    except BenchError as exc:
+                        raise InputError(path, str(exc), record=lineno, field=name) from exc
+            if labelled:
+                labels = row.get("labels")
+                if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                    raise InputError(path, "must be a list of flag names", record=lineno, field="labels")
+                unknown = [x for x in labels if x not in QA_FLAGS]
+                if unknown:
+                    raise InputError(path, f"unknown flag {unknown[0]!r}; known: {', '.join(QA_FLAGS)}",
+                                     record=lineno, field="labels")
+            rows.append((lineno, row))
+    return rows
+
+
+def _run_checker(rows: list[tuple[int, dict]]) -> list:
+    langs: list[str] = []
+    for _, row in rows:
+        for code in (row.get("source_lang", "en"), row["target_lang"]):
+            if code not in langs:
+                langs.append(code)
+    checker = TranslationQA(langs or ["en"])
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, (_, row) in enumerate(rows):
+        by_source[row.get("source_lang", "en")].append(i)
+    results: list = [None] * len(rows)
+    for source_lang, idxs in by_source.items():
+        batch = [(rows[i][1]["source"], rows[i][1]["translation"], rows[i][1]["target_lang"]) for i in idxs]
+        for i, res in zip(idxs, checker.check_many(batch, source_lang=source_lang)):
+            results[i] = res
+    return results
+
+
+def _write_atomic(path: str, lines: list[str]) -> None:
+    out_dir = os.path.dirname(os.path.abspath(path))
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.writelines(lines)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@click.group()
+def qa() -> None:
+    """Translation quality checks (untranslated, wrong language, truncation, code, numbers, additions, loops)."""
+
+
+@qa.command("translations")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="JSONL: source, translation, target_lang[, source_lang].")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="JSONL written with qa_flags and qa_evidence added.")
+def translations(input_path: str, out_path: str) -> None:
+    """Add qa_flags / qa_evidence to every row of a translations file."""
+    rows = _read_rows(input_path)
+    start = time.perf_counter()
+    results = _run_checker(rows)
+    elapsed = time.perf_counter() - start
+    lines = []
+    for (_, row), res in zip(rows, results):
+        row = dict(row)
+        row["qa_flags"], row["qa_evidence"] = res.flags, res.evidence
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    _write_atomic(out_path, lines)
+
+    flagged = sum(1 for r in results if r.flags)
+    console = Console(stderr=True)
+    share = f"{flagged / len(rows):.1%}" if rows else "0%"
+    console.print(f"qa: {len(rows)} rows checked in {elapsed:.1f}s, {flagged} flagged ({share}) -> {out_path}",
+                  highlight=False, soft_wrap=True)
+    if rows:
+        counts: dict[str, Counter] = defaultdict(Counter)
+        totals: Counter = Counter()
+        for (_, row), res in zip(rows, results):
+            totals[row["target_lang"]] += 1
+            counts[row["target_lang"]].update(res.flags)
+        langs = sorted(totals)
+        table = Table(title="QA flags per target language")
+        table.add_column("flag")
+        for lang in langs + ["all"]:
+            table.add_column(lang, justify="right")
+        for flag in QA_FLAGS:
+            table.add_row(flag, *(str(counts[lang][flag]) for lang in langs), str(sum(c[flag] for c in counts.values())))
+        table.add_row("rows", *(str(totals[lang]) for lang in langs), str(len(rows)), end_section=False)
+        console.print(table)
+
+
+def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """Per-flag and micro precision/recall/F1 with support (gold positives)."""
+    def prf(tp: int, fp: int, fn: int) -> dict:
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), "support": tp + fn,
+                "tp": tp, "fp": fp, "fn": fn}
+
+    per: dict[str, dict] = {}
+    sums = [0, 0, 0]
+    for flag in QA_FLAGS:
+        tp = sum(1 for g, p in zip(gold, predicted) if flag in g and flag in p)
+        fp = sum(1 for g, p in zip(gold, predicted) if flag not in g and flag in p)
+        fn = sum(1 for g, p in zip(gold, predicted) if flag in g and flag not in p)
+        per[flag] = prf(tp, fp, fn)
+        sums = [sums[0] + tp, sums[1] + fp, sums[2] + fn]
+    clean = [p for g, p in zip(gold, predicted) if not g]
+    return {
+        "items": len(gold),
+        "exact_match": round(sum(1 for g, p in zip(gold, predicted) if set(g) == set(p)) / max(len(gold), 1), 4),
+        "clean_items": len(clean),
+        "clean_false_alarm_rate": round(sum(1 for p in clean if p) / max(len(clean), 1), 4),
+        "flags": per,
+        "micro": prf(*sums),
+    }
+
+
+@qa.command("evaluate")
+@click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False), help="Labelled JSONL (labels = expected flags).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--show-errors", is_flag=True, help="Also list the items where the checker disagrees with the labels.")
+def evaluate(dev_path: str, as_json: bool, show_errors: bool) -> None:
+    """Precision / recall / F1 of the checker per flag on a labelled dev set."""
+    rows = _read_rows(dev_path, labelled=True)
+    start = time.perf_counter()
+    results = _run_checker(rows)
+    elapsed = time.perf_counter() - start
+    gold = [row["labels"] for _, row in rows]
+    report = score(gold, [r.flags for r in results])
+    report["seconds"] = round(elapsed, 3)
+    errors = [
+        {"line": lineno, "id": row.get("id"), "labels": row["labels"], "predicted": res.flags, "evidence": res.evidence}
+        for (lineno, row), res in zip(rows, results)
+        if set(row["labels"]) != set(res.flags)
+    ]
+    if as_json:
+        if show_errors:
+            report["errors"] = errors
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    console = Console()
+    table = Table(title=f"QA checker on {Path(dev_path).name} ({report['items']} items)")
+    for col in ("flag", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "flag" else "right")
+    for name, m in list(report["flags"].items()) + [("micro avg", report["micro"])]:
+        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+    console.print(table)
+    console.print(f"exact match {report['exact_match']:.3f}; false alarms on clean items "
+                  f"{report['clean_false_alarm_rate']:.3f}; {elapsed:.2f}s", highlight=False)
+    if show_errors:
+        for err in errors:
+            console.print(f"line {err['line']} ({err['id']}): labels {err['labels']} predicted {err['predicted']} "
+                          f"{err['evidence']}", highlight=False, markup=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    try:
+        qa.main(standalone_mode=False)
+    except BenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
