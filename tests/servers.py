@@ -7,8 +7,8 @@
   ``POST .../chat/completions`` with an injected fault (429 with/without Retry-After, 500, 503,
   dropped connection, a hang past the client timeout, malformed or truncated JSON, ...) and forwards
   the others to ``upstream`` (the real server), or, with no upstream, answers them itself with a
-  deterministic echo "translation". It counts every request, every injected fault by kind and the
-  peak number of requests in flight.
+  deterministic echo "translation" (or the text of an optional ``responder(body)``). It counts every
+  request, every injected fault by kind and the peak number of requests in flight.
 
 Fault decisions are reproducible regardless of thread scheduling: the n-th time a given request
 body is seen, the decision is drawn from ``Random(f"{seed}:{sha256(body)}:{n}")``.
@@ -209,12 +209,15 @@ class FaultProxy:
     ``plan``: optional ``(body, n_seen) -> kind | None`` that overrides the random draw.
     ``delay_s``: sleep before answering each forwarded/echoed request (concurrency tests).
     ``hang_s``: how long a ``timeout`` fault sleeps before closing (set it past the client timeout).
+    ``responder``: optional ``(request body) -> assistant text`` used instead of the echo "translation"
+    when there is no upstream (e.g. a scripted LLM judge answering JSON).
     """
 
     def __init__(self, upstream: str | None = None, *, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = RETRYABLE_FAULTS, seed: int = 0, delay_s: float = 0.0,
                  hang_s: float = 3.0, retry_after: str = "0", retry_after_ms: str = "20",
-                 plan: Callable[[dict, int], str | None] | None = None, model: str = "echo"):
+                 plan: Callable[[dict, int], str | None] | None = None, model: str = "echo",
+                 responder: Callable[[dict], str] | None = None):
         unknown = set(faults) - set(FAULT_CATEGORY)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
@@ -223,6 +226,7 @@ class FaultProxy:
         self.delay_s, self.hang_s = delay_s, hang_s
         self.retry_after, self.retry_after_ms = retry_after, retry_after_ms
         self.plan, self.model = plan, model
+        self.responder = responder
         self.lock = threading.Lock()
         self.requests = 0  # chat completion requests received
         self.passed = 0  # answered normally (forwarded or echoed)
@@ -373,7 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
                 p.inflight -= 1
 
     def _echo(self, body: dict) -> dict:
-        text = echo_translation(body)
+        responder = self.proxy.responder
+        text = responder(body) if responder is not None else echo_translation(body)
         return {"id": "chatcmpl-echo", "object": "chat.completion", "created": 0, "model": body.get("model", "echo"),
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": text}}],
