@@ -35,7 +35,7 @@ DEVICES = ("auto", "cpu", "cuda")
 FINGERPRINT_SUFFIXES = (
     ".json", ".safetensors", ".bin", ".model", ".spm", ".txt", ".jinja", ".py", ".tiktoken", ".pt", ".pth", ".gguf",
 )
-FINGERPRINT_SKIP = {".bench-tiny-model.json", "README.md", "trainer_state.json", "training_args.bin"}
+FINGERPRINT_SKIP = {".bench-tiny-model.json", "README.md", "trainer_state.json", "training_args.bin", "bench_training.json"}
 HASH_MEMO_FILE = "model-hashes.json"
 MEMO_MIN_SIZE = 1 << 20  # files smaller than this are simply rehashed
 CONVERTED_MARKER = ".bench-converted.json"
