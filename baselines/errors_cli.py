@@ -1,0 +1,199 @@
+"""``errors`` commands: flag critical errors in model answers; score the detectors on a labelled dev set.
+
+    bench errors detect --input answers.jsonl --out flagged.jsonl
+    bench errors evaluate --dev tests/data/critical_errors_dev.jsonl [--json]
+
+Input lines carry ``instruction``, ``output``, ``lang`` (and optionally ``finish_reason``); every other
+field passes through unchanged. The whole file is validated before anything is written, and the output
+is written atomically.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench.atomic import atomic_open
+from bench.errors import BenchError, InputError
+from bench.languages import parse_languages
+from baselines.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
+
+_REQUIRED = ("instruction", "output", "lang")
+
+
+class _ErrorsGroup(click.Group):
+    """When run on its own (not under ``bench``), print user errors as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            if ctx.parent is not None:  # under the main CLI: it prints the error itself
+                raise
+            raise _OneLineError(str(exc)) from None
+
+
+class _OneLineError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def read_records(path: str, languages: tuple[str, ...], labelled: bool = False) -> list[tuple[int, dict]]:
+    """Parse and validate every line; raise InputError naming the file, the line and the field."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    rows: list[tuple[int, dict]] = []
+    with handle:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                rows.append((lineno, _validate(path, lineno, line, languages, labelled)))
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                             record=f"line {lineno + 1}") from None
+    if not rows:
+        raise InputError(path, "no records (empty file)")
+    return rows
+
+
+def _validate(path: str, lineno: int, line: str, languages: tuple[str, ...], labelled: bool) -> dict:
+    where = f"line {lineno}"
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", record=where) from None
+    if not isinstance(row, dict):
+        raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=where)
+    for name in _REQUIRED:
+        if name not in row:
+            raise InputError(path, "missing field", record=where, field=name)
+        if not isinstance(row[name], str):
+            raise InputError(path, f"must be a string, got {type(row[name]).__name__}", record=where, field=name)
+    code = row["lang"].strip().lower()
+    if code not in languages:
+        raise InputError(path, f"unknown language {row['lang']!r}; this run detects: {', '.join(languages)} "
+                               "(see --languages)", record=where, field="lang")
+    fr = row.get("finish_reason")
+    if fr is not None and not isinstance(fr, str):
+        raise InputError(path, f"must be a string or null, got {type(fr).__name__}", record=where,
+                         field="finish_reason")
+    if labelled:
+        labels = row.get("labels")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise InputError(path, "must be a list of label names", record=where, field="labels")
+        unknown = [x for x in labels if x not in LABELS]
+        if unknown:
+            raise InputError(path, f"unknown label {unknown[0]!r}; known: {', '.join(LABELS)}", record=where,
+                             field="labels")
+    return row
+
+
+@click.group("errors", cls=_ErrorsGroup)
+def errors() -> None:
+    """Critical errors in answers: repetition loops, unintended code, wrong language, format leaks, empty, truncated."""
+
+
+@errors.command("detect")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL: instruction, output, lang[, finish_reason]; other fields pass through.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL written with critical_errors and critical_error_evidence added.")
+@click.option("--languages", default="en,fr,es", show_default=True,
+              help="Languages the detector knows (ISO 639-1, comma-separated); every line's lang must be one.")
+def detect_cmd(input_path: str, out_path: str, languages: str) -> None:
+    """Add critical_errors (labels) and critical_error_evidence to every line of INPUT."""
+    langs = tuple(parse_languages(languages))
+    rows = read_records(input_path, langs)  # everything validated before any work or write
+    detector = CriticalErrorDetector(langs)
+    start = time.perf_counter()
+    results = detector.detect_many([(r["instruction"], r["output"], r["lang"].strip().lower(), r.get("finish_reason"))
+                                    for _, r in rows])
+    elapsed = time.perf_counter() - start
+    with atomic_open(out_path) as fh:
+        for (_, row), found in zip(rows, results):
+            row = dict(row)
+            row["critical_errors"] = [f.label for f in found]
+            row["critical_error_evidence"] = [f.to_dict() for f in found]
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _print_rates(rows, results, elapsed, out_path)
+
+
+def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
+    console = Console(stderr=True)
+    totals: Counter = Counter()
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for (_, row), found in zip(rows, results):
+        lang = row["lang"].strip().lower()
+        totals[lang] += 1
+        counts[lang].update(f.label for f in found)
+        if found:
+            counts[lang]["(any)"] += 1
+    langs = sorted(totals)
+    table = Table(title=f"critical errors ({DETECTOR_VERSION}): share of answers per language")
+    table.add_column("label")
+    for lang in langs + ["all"]:
+        table.add_column(lang, justify="right")
+
+    def cell(n: int, total: int) -> str:
+        return f"{n / total:.1%} ({n})" if total else "-"
+
+    n_all = sum(totals.values())
+    for label in LABELS + ("(any)",):
+        table.add_row(label, *(cell(counts[lang][label], totals[lang]) for lang in langs),
+                      cell(sum(c[label] for c in counts.values()), n_all))
+    table.add_row("answers", *(str(totals[lang]) for lang in langs), str(n_all))
+    console.print(table)
+    rate = f"{n_all / elapsed:,.0f} answers/s" if elapsed > 0 else ""
+    console.print(f"errors: {n_all} answers checked in {elapsed:.2f}s ({rate}) -> {out_path}", highlight=False,
+                  soft_wrap=True)
+
+
+@errors.command("evaluate")
+@click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
+              help="Labelled JSONL: instruction, output, lang[, finish_reason], labels.")
+@click.option("--split", default=None, help="Only lines whose 'split' field has this value (e.g. tune, heldout).")
+@click.option("--languages", default="en,fr,es", show_default=True, help="Languages the detector knows.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--show-errors", is_flag=True, help="Also list the items where the detectors disagree with the labels.")
+def evaluate_cmd(dev_path: str, split: str | None, languages: str, as_json: bool, show_errors: bool) -> None:
+    """Precision / recall / F1 / support per label and micro-averaged on a labelled dev set."""
+    langs = tuple(parse_languages(languages))
+    rows = read_records(dev_path, langs, labelled=True)
+    records = [dict(r, lang=r["lang"].strip().lower()) for _, r in rows]
+    if split is not None:
+        records = [r for r in records if r.get("split") == split]
+        if not records:
+            raise InputError(dev_path, f"no records with split {split!r}")
+    for n, rec in enumerate(records):
+        rec.setdefault("id", f"line-{n + 1}")
+    start = time.perf_counter()
+    report = evaluate_records(records, CriticalErrorDetector(langs))
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    errors_list = [{"id": i, "missed": m, "spurious": s} for i, m, s in report.pop("errors")]
+    if as_json:
+        if show_errors:
+            report["errors"] = errors_list
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    console = Console()
+    title = f"critical-error detectors {DETECTOR_VERSION} on {Path(dev_path).name} ({report['items']} items"
+    table = Table(title=title + (f", split {split})" if split else ")"))
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for name, m in list(report["labels"].items()) + [("micro avg", report["micro"])]:
+        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+    console.print(table)
+    if show_errors:
+        for err in errors_list:
+            console.print(f"{err['id']}: missed {err['missed']} spurious {err['spurious']}", highlight=False)
