@@ -159,6 +159,25 @@ def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
                   soft_wrap=True)
 
 
+@errors.command("scan")
+@click.option("--languages", default=None, help="Only responses in these languages (default: all).")
+@click.pass_obj
+def scan_cmd(ctx, languages: str | None) -> None:
+    """Run the detectors over every response in the store not yet checked by this detector version."""
+    from baselines.error_scan import scan_store
+
+    langs = parse_languages(languages) if languages else None
+    report = scan_store(ctx.workspace, langs)
+    console = Console(stderr=True)
+    table = Table(title=f"critical errors ({DETECTOR_VERSION}) in the store")
+    table.add_column("label")
+    table.add_column("new findings", justify="right")
+    for label in LABELS:
+        table.add_row(label, str(report.label_counts.get(label, 0)))
+    console.print(table)
+    console.print(f"checked {report.checked} responses now; {report.already_checked} were already checked")
+
+
 @errors.command("evaluate")
 @click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
               help="Labelled JSONL: instruction, output, lang[, finish_reason], labels.")

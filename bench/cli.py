@@ -36,9 +36,11 @@ def cli(ctx: click.Context, workspace: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
+    from baselines.cli import register as register_baselines
     from benchmark.cli import register as register_benchmark
 
     register_benchmark(cli)
+    register_baselines(cli)
 
 
 _register()

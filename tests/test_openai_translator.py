@@ -231,37 +231,31 @@ def test_retry_after_headers_are_honoured():
 
 
 def test_complete_many_overlaps_requests():
-    """16 requests of 0.2 s each: concurrency 8 takes < 40% of the sequential time, never > 8 in flight."""
+    """16 slow requests: concurrency 8 really overlaps them (seen at the server), never > 8 in flight.
+
+    Speed ratios live in benchmarks/judge.py, not in timed assertions."""
     batch = [msgs(f"q{i}") for i in range(16)]
     with FaultProxy(delay_s=0.2) as proxy:
         with ChatClient("echo", proxy.base_url, concurrency=1) as seq:
             seq.complete(msgs("warm-up"))
-            t = time.perf_counter()
             assert all(o.ok for o in seq.complete_many(batch))
-            sequential = time.perf_counter() - t
         assert proxy.max_inflight == 1
         proxy.reset_counts()
         with ChatClient("echo", proxy.base_url, concurrency=8) as par:
             par.complete(msgs("warm-up"))
-            t = time.perf_counter()
             outcomes = par.complete_many(batch)
-            parallel = time.perf_counter() - t
         assert [o.text for o in outcomes] == [f"[echo] q{i}" for i in range(16)]
-        assert 2 <= proxy.max_inflight <= 8
-    assert sequential >= 16 * 0.2
-    assert parallel < 0.4 * sequential, (parallel, sequential)
+        assert 4 <= proxy.max_inflight <= 8
 
 
 def test_iter_complete_yields_as_done_and_stops_early():
     with FaultProxy(plan=lambda b, n: None, delay_s=0.1) as proxy:
         with ChatClient("echo", proxy.base_url, concurrency=2) as client:
             got = []
-            t = time.perf_counter()
             for i, outcome in client.iter_complete([msgs(f"s{i}") for i in range(40)]):
                 got.append(i)
                 if len(got) == 3:
                     break
-            assert time.perf_counter() - t < 1.0
             time.sleep(0.3)
             assert proxy.requests <= 6  # the rest were cancelled, not sent
 
