@@ -49,15 +49,19 @@ def translate_with_cache(store: Store, translator: Translator, texts: Sequence[s
     keys = [segment_hash(t, None if ids is None else ids[i]) for i, t in enumerate(texts)]
     found = lookup(store, translator.cache_key, source_lang, target_lang, sorted(set(keys)))
     stats = CacheStats(requested=len(set(keys)), cached=len(found))
-    todo: dict[str, int] = {}  # hash -> first index
+    # Fixed batches over ALL distinct requests (sorted by length, then text), each committed
+    # whole: after a kill every batch is either fully cached or fully missing, so a resumed run
+    # sends exactly the batches an uninterrupted run would (identical padding, identical outputs).
+    first: dict[str, int] = {}
     for i, key in enumerate(keys):
-        if key not in found and key not in todo:
-            todo[key] = i
-    order = sorted(todo.values(), key=lambda i: len(texts[i]))  # similar lengths share a batch
+        first.setdefault(key, i)
+    order = sorted(first.values(), key=lambda i: (len(texts[i]), texts[i]))
     batch_size = max(1, int(translator.batch_size))
-    with progress_task(f"{label} → {target_lang}", total=len(order), unit="segments") as advance:
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    pending = [[i for i in batch if keys[i] not in found] for batch in batches]
+    pending = [batch for batch in pending if batch]
+    with progress_task(f"{label} → {target_lang}", total=sum(map(len, pending)), unit="segments") as advance:
+        for idx in pending:
             batch_ids = None if ids is None else [ids[i] for i in idx]
             outputs = translator.translate_batch([texts[i] for i in idx], source_lang, target_lang, ids=batch_ids)
             if len(outputs) != len(idx) or not all(isinstance(o, str) for o in outputs):

@@ -99,14 +99,16 @@ def test_seq2seq_build_then_rebuild_hits_cache(tmp_path, tiny_m2m100_dir):
                 assert line in r["instruction"]
 
 
-def _kill_and_resume(tmp_path: Path, spec: str, limit: int, kills: int, seed: int) -> None:
+def _kill_and_resume(tmp_path: Path, spec: str, limit: int, kills: int, seed: int, batch_size: int = 8,
+                     max_new_tokens: int = 32) -> None:
     source = need_shared()
     rng = random.Random(seed)
     ws = tmp_path / "ws"
 
     def build_args(out: Path) -> list[str]:
         return ["build-dataset", "--source", str(source), "--limit", str(limit), "--languages", "fr,es",
-                "--translator", spec, "--out", str(out), "--batch-size", "8", "--json"]
+                "--translator", spec, "--out", str(out), "--batch-size", str(batch_size),
+                "--max-new-tokens", str(max_new_tokens), "--json"]
 
     args = [sys.executable, "-m", "bench.cli", "--workspace", str(ws), *build_args(tmp_path / "ds")]
     env = {**os.environ, "BENCH_NO_PROGRESS": "1", "HF_HUB_OFFLINE": "1"}
@@ -144,7 +146,7 @@ def test_full_source_builds_1000_aligned_rows(tmp_path, kind, tiny_m2m100_dir, t
     source = need_shared()
     model = tiny_m2m100_dir if kind == "seq2seq" else tiny_base_lm_dir
     spec = f"{'hf' if kind == 'seq2seq' else 'llm'}:{model}"
-    _kill_and_resume(tmp_path, spec, limit=1000, kills=3, seed=11)
+    _kill_and_resume(tmp_path, spec, limit=1000, kills=3, seed=11, batch_size=32, max_new_tokens=24)
     for config in ("en", "fr", "es"):
         rows = read_config(tmp_path / "ds", config)
         assert len(rows) == 1000 and [r["id"] for r in rows] == list(range(1000))
