@@ -25,3 +25,23 @@ test-slow: $(STAMP)
 
 clean:
 	rm -rf demo-output bench-workspace
+
+# Annotation (Argilla): a local stack on 127.0.0.1 (redis + noida-db + argilla-server in .argilla-venv),
+# data in <workspace>/argilla (BENCH_WORKSPACE, default bench-workspace). make argilla-up test-argilla argilla-down
+ANNOT_STAMP := $(VENV)/.installed-annotation
+
+.PHONY: argilla-up argilla-down test-argilla
+
+$(ANNOT_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,annotation-tests]'
+	touch $(ANNOT_STAMP)
+
+argilla-up: $(STAMP)
+	$(PY) -m bench.cli annotate up
+
+argilla-down:
+	if test -x $(PY); then $(PY) -m bench.cli annotate down; \
+	else ARGILLA_STACK_DIR=$${BENCH_WORKSPACE:-bench-workspace}/argilla bash scripts/argilla_stack.sh down; fi
+
+test-argilla: $(ANNOT_STAMP)
+	$(PY) -m pytest -q -m argilla

@@ -41,6 +41,8 @@ def _register() -> None:
 
     register_benchmark(cli)
     register_baselines(cli)
+    __import__("annotation.cli", fromlist=["register"]).register(cli)  # bench annotate
+    __import__("release.cli", fromlist=["register"]).register(cli)  # bench release, push-to-hub
 
 
 _register()

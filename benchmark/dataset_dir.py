@@ -37,7 +37,10 @@ BASE_SCHEMA = [
     ("qa_flags", pa.list_(pa.string())),
     ("qa_evidence", pa.string()),
     ("review_status", pa.string()),
+    ("reviewers", pa.int32()),                      # human reviewers merged by `bench annotate translations pull`
+    ("reviewed_at", pa.timestamp("ms", tz="UTC")),  # latest merged review (null until reviewed)
 ]
+REVIEW_COLUMNS = ("reviewers", "reviewed_at")
 
 
 def dataset_schema(records: Sequence[dict[str, Any]]) -> pa.Schema:
@@ -54,7 +57,8 @@ def dataset_schema(records: Sequence[dict[str, Any]]) -> pa.Schema:
 def source_row(record: dict[str, Any]) -> dict[str, Any]:
     """The English row for a source record."""
     return {**record, "source_instruction": record["instruction"], "machine_translation": None, "lang": "en",
-            "translation_system": None, "qa_flags": [], "qa_evidence": "{}", "review_status": "source"}
+            "translation_system": None, "qa_flags": [], "qa_evidence": "{}", "review_status": "source",
+            "reviewers": 0, "reviewed_at": None}
 
 
 def translated_row(record: dict[str, Any], lang: str, translation: str, system: str,
@@ -63,7 +67,7 @@ def translated_row(record: dict[str, Any], lang: str, translation: str, system: 
     return {**record, "instruction": translation, "source_instruction": record["instruction"],
             "machine_translation": translation, "lang": lang, "translation_system": system,
             "qa_flags": list(qa_flags), "qa_evidence": json.dumps(qa_evidence, sort_keys=True, ensure_ascii=False),
-            "review_status": "machine"}
+            "review_status": "machine", "reviewers": 0, "reviewed_at": None}
 
 
 def write_config(out_dir: Path, lang: str, rows: list[dict[str, Any]], schema: pa.Schema) -> Path:

@@ -1,0 +1,231 @@
+"""``bench annotate``: human review in Argilla.
+
+    bench annotate up | down | status                      # the local Argilla stack (loopback only)
+    bench annotate translations push --dataset DIR --languages fr,es [--min-submitted 2]
+    bench annotate translations pull --dataset DIR [--json]
+    bench annotate errors push [--languages fr] [--limit 200] [--min-submitted 2]
+    bench annotate errors pull [--json]
+
+Every command that talks to Argilla takes --api-url / --api-key (env ARGILLA_API_URL /
+ARGILLA_API_KEY; default: the local stack) and --workspace-name (default ``bench``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from annotation.client import server_options
+from bench.languages import parse_languages
+
+
+def _console():
+    from bench.progress import console
+
+    return console
+
+
+def _langs(value: str | None) -> list[str] | None:
+    return parse_languages(value) if value else None
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.group("annotate")
+def annotate() -> None:
+    """Human review in Argilla: translation post-editing and critical-error confirmation."""
+
+
+@annotate.command("up")
+@click.pass_obj
+def up_cmd(ctx) -> None:
+    """Start the local Argilla stack (data in <workspace>/argilla; installs it on first use)."""
+    from annotation import stack
+
+    click.echo(stack.up(ctx.workspace.root))
+
+
+@annotate.command("down")
+@click.pass_obj
+def down_cmd(ctx) -> None:
+    """Stop the local Argilla stack of this workspace (its own processes only; data is kept)."""
+    from annotation import stack
+
+    stack.down(ctx.workspace.root)
+
+
+@annotate.command("status")
+@click.pass_obj
+def status_cmd(ctx) -> None:
+    """Show whether the local stack runs (exit 3 when it does not)."""
+    from annotation import stack
+
+    ok, text = stack.status(ctx.workspace.root)
+    click.echo(text)
+    if not ok:
+        raise SystemExit(3)
+
+
+# -- translations ----------------------------------------------------------------------------
+@annotate.group("translations")
+def translations() -> None:
+    """Review machine translations: one Argilla dataset per language."""
+
+
+_dataset_opt = click.option("--dataset", "dataset_dir", required=True, type=click.Path(file_okay=False, exists=True),
+                            help="Dataset folder written by `bench build-dataset` (one parquet config per language).")
+_prefix_opt = click.option("--name", "prefix", default=None,
+                           help="Argilla dataset name prefix (datasets are PREFIX-<lang>; default: <folder>-translation).")
+
+
+@translations.command("push")
+@_dataset_opt
+@click.option("--languages", default=None, help="Target languages to push, comma-separated (default: all but en).")
+@click.option("--min-submitted", type=click.IntRange(1, 50), default=1, show_default=True,
+              help="Annotators who must submit each record (2+ gives overlap for agreement).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N items (by id) per language.")
+@_prefix_opt
+@server_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_url, api_key, workspace_name, as_json):
+    """Create or update the review datasets (idempotent: record id = item id)."""
+    from annotation import translations as tr
+    from annotation.client import connect
+
+    conn = connect(api_url, api_key)
+    reports = tr.push(conn, Path(dataset_dir), _langs(languages), workspace_name, min_submitted, prefix, limit)
+    if as_json:
+        click.echo(json.dumps({"datasets": reports}, ensure_ascii=False))
+    for r in reports:
+        verb = "created" if r["created"] else "updated"
+        click.echo(f"{r['lang']}: {verb} {r['workspace']}/{r['dataset']}: {r['records']} records "
+                   f"({r['new']} new, {r['updated']} updated), {r['min_submitted']} annotator(s) per record\n  {r['url']}",
+                   err=True)
+
+
+@translations.command("pull")
+@_dataset_opt
+@click.option("--languages", default=None, help="Languages to pull, comma-separated (default: all but en).")
+@_prefix_opt
+@server_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def translations_pull(dataset_dir, languages, prefix, api_url, api_key, workspace_name, as_json):
+    """Merge submitted reviews into the dataset folder; report coverage and agreement."""
+    from annotation import translations as tr
+    from annotation.client import connect
+
+    conn = connect(api_url, api_key)
+    reports = tr.pull(conn, Path(dataset_dir), _langs(languages), workspace_name, prefix)
+    if as_json:
+        click.echo(json.dumps({"languages": reports, "rule": tr.RESOLUTION_RULE}, ensure_ascii=False, default=str))
+    _print_translation_pull(reports)
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
+
+
+def _print_translation_pull(reports) -> None:
+    from rich.table import Table
+
+    table = Table(title="translation review (merged into the dataset folder)")
+    table.add_column("")
+    for r in reports:
+        table.add_column(f"{r['lang']}", justify="right")
+    lines = [
+        ("rows", lambda r: r["rows"]), ("reviewed (>= 1 submitted)", lambda r: r["reviewed"]),
+        ("complete (>= min_submitted)", lambda r: f"{r['complete']} (min {r['min_submitted']})"),
+        ("coverage", lambda r: r["coverage"]),
+        *[(status, (lambda s: lambda r: r["status_counts"].get(s, 0))(status))
+          for status in ("post_edited", "approved", "rejected", "machine")],
+        ("annotators", lambda r: len(r["annotators"])),
+        ("items with 2+ reviews", lambda r: r["agreement"]["items_with_2plus_reviews"]),
+        ("rating alpha (ordinal)", lambda r: r["agreement"]["rating_alpha_ordinal"]),
+        ("decision alpha (nominal)", lambda r: r["agreement"]["decision_alpha_nominal"]),
+        ("decision % agreement", lambda r: r["agreement"]["decision_percent_agreement"]),
+        ("error labels mean Jaccard", lambda r: r["agreement"]["error_labels_mean_jaccard"]),
+    ]
+    for name, get in lines:
+        table.add_row(name, *[_fmt(get(r)) for r in reports])
+    _console().print(table)
+    click.echo("resolution: " + (reports[0]["rule"] if reports else ""), err=True)
+
+
+# -- critical errors -------------------------------------------------------------------------
+@annotate.group("errors")
+def errors() -> None:
+    """Confirm critical errors in model responses of the store."""
+
+
+_name_opt = click.option("--dataset-name", "name", default="critical-errors", show_default=True,
+                         help="Argilla dataset name.")
+
+
+@errors.command("push")
+@click.option("--languages", default=None, help="Only responses in these languages.")
+@click.option("--models", default=None, help="Only these models (comma-separated display names).")
+@click.option("--methods", default=None, help="Only these methods (zero-shot, urial, chat, dpo, published).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most N responses (in response_id order).")
+@click.option("--flagged-only", is_flag=True, help="Only responses the detectors flagged.")
+@click.option("--min-submitted", type=click.IntRange(1, 50), default=1, show_default=True,
+              help="Annotators who must submit each record.")
+@_name_opt
+@server_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.pass_obj
+def errors_push(ctx, languages, models, methods, limit, flagged_only, min_submitted, name, api_url, api_key,
+                workspace_name, as_json):
+    """Push responses with the detectors' labels as suggestions (idempotent: record id = response_id)."""
+    from annotation import errors as er
+    from annotation.client import connect
+
+    conn = connect(api_url, api_key)
+    r = er.push(conn, ctx.workspace, name=name, workspace=workspace_name, min_submitted=min_submitted,
+                languages=_langs(languages), models=_csv(models), methods=_csv(methods), limit=limit,
+                flagged_only=flagged_only)
+    if as_json:
+        click.echo(json.dumps(r, ensure_ascii=False))
+    verb = "created" if r["created"] else "updated"
+    click.echo(f"{verb} {r['workspace']}/{r['dataset']}: {r['records']} responses ({r['new']} new, "
+               f"{r['updated']} updated; {r['flagged_by_detector']} flagged by the detectors)\n  {r['url']}", err=True)
+
+
+@errors.command("pull")
+@_name_opt
+@server_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.pass_obj
+def errors_pull(ctx, name, api_url, api_key, workspace_name, as_json):
+    """Store submitted labels in the workspace; report detector precision/recall against them."""
+    from annotation import errors as er
+    from annotation.client import connect
+
+    conn = connect(api_url, api_key)
+    r = er.pull(conn, ctx.workspace, name=name, workspace=workspace_name)
+    if as_json:
+        click.echo(json.dumps(r, ensure_ascii=False, default=str))
+    from rich.table import Table
+
+    table = Table(title=f"detectors ({r['detector_version']}) vs human labels: {r['annotated_responses']} responses, "
+                        f"{len(r['annotators'])} annotator(s)")
+    table.add_column("label", no_wrap=True)
+    for col in ("precision", "recall", "F1", "support", "tp", "fp", "fn", "IAA α"):
+        table.add_column(col, justify="right")
+    for label, m in r["labels"].items():
+        table.add_row(label, _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(m["support"]), str(m["tp"]),
+                      str(m["fp"]), str(m["fn"]), _fmt(r["agreement"]["per_label_alpha"].get(label)))
+    m = r["micro"]
+    table.add_row("micro", _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(m["support"]), str(m["tp"]),
+                  str(m["fp"]), str(m["fn"]), "")
+    con = _console()
+    con.print(table)
+    click.echo(f"pulled {r['pulled_annotations']} submitted annotations of {r['annotated_records']} of "
+              f"{r['server_records']} records (coverage {_fmt(r['coverage'])}); {r['rule']}", err=True)
+
+
+def register(cli: click.Group) -> None:
+    """Attach ``bench annotate`` to the main CLI."""
+    cli.add_command(annotate)

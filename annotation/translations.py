@@ -1,0 +1,476 @@
+"""Human review of machine translations in Argilla: push one dataset per language, pull and merge.
+
+Push (idempotent: the record id is the item id, so pushing again updates records in place, keeps
+every response annotators already gave, and never duplicates):
+
+    fields     source (English instruction), translation (machine translation), qa (automatic QA
+               flags with their evidence, when any)
+    questions  quality   rating 1-5 (required)
+               post_edit text, pre-filled with the current translation as a suggestion (required)
+               errors    multi-label: accuracy, omission, addition, fluency, terminology, code_format,
+                         wrong_language, untranslated (optional); QA flags are shown as suggestions
+    metadata   source_dataset, category, difficulty, qa_flags, qa_flagged, translation_system,
+               source_chars, translation_chars, length_ratio (all filterable in the UI)
+    settings   guidelines (below); task distribution min_submitted = K (each record is shown to
+               annotators until K of them have submitted it: overlap for agreement)
+
+Pull reads every *submitted* response (drafts and discarded ones are ignored) and resolves the
+annotators of each record with this rule (documented in the card and in RESOLUTION_RULE):
+
+1. Each reviewer's decision: ``post_edited`` if their post-edit differs from the machine
+   translation (after whitespace normalisation), else ``rejected`` if they rated it 1 or 2, else
+   ``approved``.
+2. The record's status is the majority decision; a tie goes to the more conservative decision,
+   ``post_edited`` > ``rejected`` > ``approved`` (a problem seen by half the reviewers is not ignored).
+3. When post-edited, the text is the edit most reviewers wrote (whitespace-normalised exact match);
+   a tie goes to the edit closest to the other reviewers' texts (highest summed difflib similarity,
+   the approvers counting with the machine translation), then to the most recent submission.
+4. ``instruction`` becomes that text (``post_edited``) or stays the machine translation
+   (``approved`` / ``rejected``); ``machine_translation`` is never changed. ``reviewers`` is the
+   number of submitted reviews merged, ``reviewed_at`` the latest submission (UTC).
+
+Records without a submitted response keep their current values (``machine`` or what an earlier
+pull merged), so pulling while work is in progress loses nothing. Every config is rewritten
+atomically through :func:`benchmark.dataset_dir.write_config`.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from annotation import agreement
+from annotation.client import Connection, ensure_workspace, find_dataset, server_errors
+from bench.errors import BenchError, InputError
+from benchmark import dataset_dir as dd
+
+ERROR_LABELS = {
+    "accuracy": "Accuracy: meaning changed, mistranslated",
+    "omission": "Omission: source content missing",
+    "addition": "Addition: content not in the source",
+    "fluency": "Fluency: grammar, spelling, unnatural",
+    "terminology": "Terminology: wrong or inconsistent term",
+    "code_format": "Code / format: code, markup, numbers or layout altered",
+    "wrong_language": "Wrong language",
+    "untranslated": "Untranslated (left in English)",
+}
+# automatic QA flag -> the error label it suggests
+QA_TO_ERROR = {
+    "untranslated": "untranslated", "wrong_language": "wrong_language", "truncated": "omission",
+    "code_altered": "code_format", "number_mismatch": "accuracy", "hallucinated_addition": "addition",
+    "repetition": "fluency",
+}
+DECISIONS = ("post_edited", "rejected", "approved")   # also the tie-break order
+REJECT_AT_OR_BELOW = 2
+RESOLUTION_RULE = ("per reviewer: post_edited if the post-edit differs from the MT, else rejected if rated <= 2, "
+                   "else approved; record = majority decision, ties post_edited > rejected > approved; text = most "
+                   "common edit, ties -> edit closest to the other reviewers' texts, then most recent")
+
+GUIDELINES = """\
+# Reviewing machine translations of benchmark instructions
+
+Each record is one instruction of the benchmark: the **English source** and its **machine translation**.
+The translation will be given to language models as the instruction to follow, so it must ask for
+*exactly* the same thing as the source, in natural {language}.
+
+1. **Quality (1-5)**: 5 = perfect, publishable as is; 4 = minor issues (style, a word); 3 = understandable
+   but needs edits; 2 = meaning partly wrong or missing; 1 = unusable (wrong language, untranslated,
+   nonsense).
+2. **Post-edit**: the box is pre-filled with the current translation. Correct it so that it is a
+   faithful, fluent {language} instruction. If it is already right, leave it unchanged and submit.
+   - Keep code, commands, variable names, URLs, numbers and formatting (lists, line breaks) as in the source.
+   - Keep names, titles and quoted text that the task requires in the original language.
+   - Do not answer the instruction, do not improve the source's own mistakes.
+3. **Errors**: tick every kind of error the *machine translation* had (before your edit).
+   Pre-ticked labels come from the automatic QA checks: untick them if they are wrong.
+
+Submit when done; *Discard* only if you cannot judge the record (it is then left to others).
+Several reviewers see each record: answer on your own, without looking for consensus.
+"""
+
+
+def dataset_name(prefix: str, lang: str) -> str:
+    return f"{prefix}-{lang}"
+
+
+def default_prefix(dataset_path: Path) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(dataset_path).resolve().name).strip("-_") or "dataset"
+    return f"{slug}-translation"
+
+
+def languages_in(dataset_path: Path) -> list[str]:
+    """Configs of a dataset folder (folders holding the parquet file), English first."""
+    langs = sorted(p.parent.name for p in Path(dataset_path).glob(f"*/{dd.PARQUET_NAME}"))
+    return sorted(langs, key=lambda code: code != "en")
+
+
+def _check_dataset(dataset_path: Path, languages: list[str] | None) -> list[str]:
+    present = languages_in(dataset_path)
+    if not present:
+        raise InputError(str(dataset_path), f"not a dataset folder (no */{dd.PARQUET_NAME})")
+    targets = [lang for lang in present if lang != "en"]
+    if languages:
+        missing = [lang for lang in languages if lang not in present]
+        if missing:
+            raise InputError(str(dataset_path), f"no config for {', '.join(missing)} (has: {', '.join(present)})")
+        if "en" in languages:
+            raise InputError(str(dataset_path), "'en' is the source: review target languages only")
+        return list(languages)
+    if not targets:
+        raise InputError(str(dataset_path), "no translated config to review")
+    return targets
+
+
+# ------------------------------------------------------------------------------------------
+# push
+
+
+def build_settings(client, language: str, min_submitted: int):
+    import argilla as rg
+
+    from bench.languages import get_language
+
+    name = get_language(language).name
+    return rg.Settings(
+        fields=[
+            rg.TextField(name="source", title="Source (English)", use_markdown=False, client=client),
+            rg.TextField(name="translation", title=f"Machine translation ({name})", use_markdown=False, client=client),
+            rg.TextField(name="qa", title="Automatic QA flags", use_markdown=False, required=False, client=client),
+        ],
+        questions=[
+            rg.RatingQuestion(name="quality", title="Translation quality (1 = unusable, 5 = perfect)",
+                              values=[1, 2, 3, 4, 5], required=True, client=client),
+            rg.TextQuestion(name="post_edit", title=f"Post-edited translation ({name})",
+                            description="Pre-filled with the current translation: correct it, or submit unchanged.",
+                            required=True, use_markdown=False, client=client),
+            rg.MultiLabelQuestion(name="errors", title="Errors in the machine translation",
+                                  labels=dict(ERROR_LABELS), required=False, visible_labels=len(ERROR_LABELS),
+                                  client=client),
+        ],
+        metadata=[
+            rg.TermsMetadataProperty(name="source_dataset", title="Source dataset", client=client),
+            rg.TermsMetadataProperty(name="category", title="Category", client=client),
+            rg.TermsMetadataProperty(name="difficulty", title="Difficulty", client=client),
+            rg.TermsMetadataProperty(name="qa_flags", title="QA flags", client=client),
+            rg.TermsMetadataProperty(name="qa_flagged", title="Flagged by QA", options=["yes", "no"], client=client),
+            rg.TermsMetadataProperty(name="translation_system", title="MT system", client=client),
+            rg.IntegerMetadataProperty(name="source_chars", title="Source length (chars)", client=client),
+            rg.IntegerMetadataProperty(name="translation_chars", title="Translation length (chars)", client=client),
+            rg.FloatMetadataProperty(name="length_ratio", title="Length ratio (translation / source)", client=client),
+        ],
+        guidelines=GUIDELINES.format(language=name),
+        allow_extra_metadata=False,
+        distribution=rg.TaskDistribution(min_submitted=min_submitted),
+    )
+
+
+def _qa_text(row: dict[str, Any]) -> str | None:
+    flags = row.get("qa_flags") or []
+    if not flags:
+        return None
+    import json
+
+    try:
+        evidence = json.loads(row.get("qa_evidence") or "{}")
+    except ValueError:
+        evidence = {}
+    return "\n".join(f"{flag}: {evidence.get(flag, '')}".rstrip(": ") for flag in flags)
+
+
+def make_record(row: dict[str, Any]):
+    import argilla as rg
+
+    source = row["source_instruction"] or ""
+    mt = row.get("machine_translation") or row["instruction"]
+    current = row["instruction"] or mt
+    flags = list(row.get("qa_flags") or [])
+    fields = {"source": source, "translation": mt}
+    qa = _qa_text(row)
+    if qa:
+        fields["qa"] = qa
+    metadata = {
+        "source_dataset": row.get("dataset"), "category": row.get("category"), "difficulty": row.get("difficulty"),
+        "qa_flags": flags or None, "qa_flagged": "yes" if flags else "no",
+        "translation_system": row.get("translation_system"),
+        "source_chars": len(source), "translation_chars": len(mt),
+        "length_ratio": round(len(mt) / len(source), 3) if source else None,
+    }
+    suggestions = [rg.Suggestion("post_edit", current, agent="post-edit" if current != mt else "machine-translation")]
+    suggested_errors = sorted({QA_TO_ERROR[f] for f in flags if f in QA_TO_ERROR})
+    if suggested_errors:
+        suggestions.append(rg.Suggestion("errors", suggested_errors, agent="bench-qa"))
+    return rg.Record(id=str(row["id"]), fields=fields, suggestions=suggestions,
+                     metadata={k: v for k, v in metadata.items() if v is not None})
+
+
+def _existing_ids(conn: Connection, dataset_id) -> set[str]:
+    ids, offset = set(), 0
+    while True:
+        page = conn.get(f"/api/v1/datasets/{dataset_id}/records", offset=offset, limit=1000)
+        items = page.get("items", [])
+        ids.update(str(r.get("external_id")) for r in items)
+        offset += len(items)
+        if not items or offset >= page.get("total", 0):
+            return ids
+
+
+def get_or_create_dataset(conn: Connection, name: str, workspace: str, settings, min_submitted: int,
+                          guidelines: str | None) -> tuple[Any, bool]:
+    """The dataset ``name`` (created with ``settings`` when missing); its guidelines and
+    min_submitted are brought up to date when it exists. Returns (dataset, created)."""
+    import argilla as rg
+
+    ds = find_dataset(conn, name, workspace)
+    if ds is None:
+        with server_errors(conn.url):
+            ds = rg.Dataset(name=name, workspace=workspace, settings=settings, client=conn.client).create()
+        return ds, True
+    current = ds.settings.distribution.min_submitted if ds.settings.distribution else None
+    patch: dict[str, Any] = {}
+    if current != min_submitted:
+        patch["distribution"] = {"strategy": "overlap", "min_submitted": min_submitted}
+    if guidelines is not None and ds.settings.guidelines != guidelines:
+        patch["guidelines"] = guidelines
+    if patch:
+        conn.patch(f"/api/v1/datasets/{ds.id}", patch)
+    return ds, False
+
+
+def push(conn: Connection, dataset_path: Path, languages: list[str] | None = None, workspace: str = "bench",
+         min_submitted: int = 1, prefix: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Create or update one Argilla dataset per language; returns one report per language."""
+    dataset_path = Path(dataset_path)
+    langs = _check_dataset(dataset_path, languages)
+    prefix = prefix or default_prefix(dataset_path)
+    ensure_workspace(conn, workspace)
+    reports = []
+    for lang in langs:
+        rows = dd.read_config(dataset_path, lang)
+        if limit is not None:
+            rows = rows[:limit]
+        name = dataset_name(prefix, lang)
+        settings = build_settings(conn.client, lang, min_submitted)
+        ds, created = get_or_create_dataset(conn, name, workspace, settings, min_submitted, settings.guidelines)
+        before = set() if created else _existing_ids(conn, ds.id)
+        records = [make_record(r) for r in rows]
+        if records:
+            with server_errors(conn.url):
+                ds.records.log(records, batch_size=min(200, len(records)))
+        ids = {str(r["id"]) for r in rows}
+        reports.append({"lang": lang, "dataset": name, "workspace": workspace, "created": created,
+                        "records": len(rows), "new": len(ids - before), "updated": len(ids & before),
+                        "min_submitted": min_submitted,
+                        "url": f"{conn.url}/dataset/{ds.id}/annotation-mode"})
+    return reports
+
+
+# ------------------------------------------------------------------------------------------
+# pull
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+@dataclass
+class Review:
+    """One annotator's submitted review of one record."""
+    annotator: str
+    rating: int | None
+    post_edit: str | None
+    errors: list[str]
+    submitted_at: datetime | None
+
+    def decision(self, mt: str) -> str:
+        if self.post_edit is not None and _norm(self.post_edit) and _norm(self.post_edit) != _norm(mt):
+            return "post_edited"
+        if self.rating is not None and self.rating <= REJECT_AT_OR_BELOW:
+            return "rejected"
+        return "approved"
+
+
+@dataclass
+class Resolution:
+    status: str
+    text: str
+    reviewers: int
+    reviewed_at: datetime | None
+    decisions: list[str] = field(default_factory=list)
+
+
+def _time_key(r: Review) -> float:
+    return r.submitted_at.timestamp() if r.submitted_at else float("-inf")
+
+
+def resolve(reviews: list[Review], mt: str) -> Resolution:
+    """Resolve several reviewers of one record (see the module docstring for the rule)."""
+    if not reviews:
+        raise ValueError("no reviews to resolve")
+    decisions = [r.decision(mt) for r in reviews]
+    counts = Counter(decisions)
+    top = max(counts.values())
+    status = next(d for d in DECISIONS if counts.get(d) == top)
+    reviewed_at = max((r.submitted_at for r in reviews if r.submitted_at), default=None)
+    text = mt
+    if status == "post_edited":
+        edits = [r for r, d in zip(reviews, decisions) if d == "post_edited"]
+        by_text: dict[str, list[Review]] = defaultdict(list)
+        for r in edits:
+            by_text[_norm(r.post_edit)].append(r)
+        best = max(len(v) for v in by_text.values())
+        tied = [t for t, v in by_text.items() if len(v) == best]
+        if len(tied) > 1:
+            others = [_norm(r.post_edit) if d == "post_edited" else _norm(mt) for r, d in zip(reviews, decisions)]
+
+            def closeness(candidate: str) -> float:
+                return sum(difflib.SequenceMatcher(None, candidate, o, autojunk=False).ratio() for o in others)
+
+            scores = {t: closeness(t) for t in tied}
+            top_score = max(scores.values())
+            tied = [t for t in tied if scores[t] == top_score]
+        latest = max((r for t in tied for r in by_text[t]), key=_time_key)
+        text = latest.post_edit.strip()
+    return Resolution(status=status, text=text, reviewers=len(reviews), reviewed_at=reviewed_at, decisions=decisions)
+
+
+def _value(values: dict | None, name: str):
+    item = (values or {}).get(name)
+    return item.get("value") if isinstance(item, dict) else None
+
+
+def fetch_reviews(conn: Connection, dataset) -> tuple[dict[str, list[Review]], Counter, int]:
+    """Submitted reviews by record id; also the count of responses by status and the record count."""
+    users = conn.usernames()
+    reviews: dict[str, list[Review]] = defaultdict(list)
+    statuses: Counter = Counter()
+    n = 0
+    for rec in conn.list_records(dataset.id):
+        n += 1
+        for resp in rec.get("responses") or []:
+            statuses[resp["status"]] += 1
+            if resp["status"] != "submitted":
+                continue
+            values = resp.get("values")
+            rating = _value(values, "quality")
+            reviews[str(rec["external_id"])].append(Review(
+                annotator=users.get(resp["user_id"], resp["user_id"]),
+                rating=int(rating) if rating is not None else None,
+                post_edit=_value(values, "post_edit"),
+                errors=sorted(_value(values, "errors") or []),
+                submitted_at=parse_time(resp.get("updated_at") or resp.get("inserted_at"))))
+    return reviews, statuses, n
+
+
+def agreement_report(reviews: dict[str, list[Review]], mt_by_id: dict[str, str]) -> dict[str, Any]:
+    multi = {k: v for k, v in reviews.items() if len(v) >= 2}
+    ratings = [[r.rating for r in v] for v in multi.values()]
+    decisions = [[r.decision(mt_by_id.get(k, "")) for r in v] for k, v in multi.items()]
+    labels = [[r.errors for r in v] for v in multi.values()]
+    return {
+        "items_with_2plus_reviews": len(multi),
+        "rating_alpha_ordinal": agreement.rounded(agreement.krippendorff_alpha(ratings, "ordinal")),
+        "rating_alpha_interval": agreement.rounded(agreement.krippendorff_alpha(ratings, "interval")),
+        "decision_alpha_nominal": agreement.rounded(agreement.krippendorff_alpha(decisions, "nominal")),
+        "decision_percent_agreement": agreement.rounded(agreement.percent_agreement(decisions)),
+        "error_labels_mean_jaccard": agreement.rounded(agreement.mean_pairwise_jaccard(labels)),
+        "error_labels_alpha": {k: agreement.rounded(v) for k, v in agreement.per_label_alpha(labels, ERROR_LABELS).items()},
+    }
+
+
+def with_review_columns(schema: pa.Schema) -> pa.Schema:
+    """Add the review columns (after review_status) to a schema written before they existed."""
+    wanted = dict(dd.BASE_SCHEMA)
+    previous = "review_status"
+    for name in dd.REVIEW_COLUMNS:
+        if schema.get_field_index(name) == -1:
+            anchor = schema.get_field_index(previous)
+            schema = schema.insert(anchor + 1 if anchor >= 0 else len(schema), pa.field(name, wanted[name]))
+        previous = name
+    return schema
+
+
+def merge_rows(rows: list[dict[str, Any]], reviews: dict[str, list[Review]]) -> tuple[list[dict[str, Any]], Counter]:
+    """Rows with the resolved reviews applied; rows without a submitted review are left as they are."""
+    changed: Counter = Counter()
+    out = []
+    for row in rows:
+        row = dict(row)
+        row.setdefault("reviewers", 0)
+        row.setdefault("reviewed_at", None)
+        if row.get("reviewers") is None:
+            row["reviewers"] = 0
+        got = reviews.get(str(row["id"]))
+        if got:
+            mt = row.get("machine_translation") or row["instruction"]
+            res = resolve(got, mt)
+            new = {"instruction": res.text, "review_status": res.status, "reviewers": res.reviewers,
+                   "reviewed_at": res.reviewed_at.replace(microsecond=0) if res.reviewed_at else None}
+            if any(row.get(k) != v for k, v in new.items()):
+                changed[res.status] += 1
+            row.update(new)
+        out.append(row)
+    return out, changed
+
+
+def pull(conn: Connection, dataset_path: Path, languages: list[str] | None = None, workspace: str = "bench",
+         prefix: str | None = None) -> list[dict[str, Any]]:
+    """Merge submitted reviews into the dataset folder; returns one report per language."""
+    dataset_path = Path(dataset_path)
+    langs = _check_dataset(dataset_path, languages)
+    prefix = prefix or default_prefix(dataset_path)
+    fetched = {}
+    for lang in langs:  # read everything from the server before writing anything
+        name = dataset_name(prefix, lang)
+        ds = find_dataset(conn, name, workspace)
+        if ds is None:
+            raise BenchError(f"no Argilla dataset {name!r} in workspace {workspace!r} at {conn.url}; "
+                             "run `bench annotate translations push` first")
+        min_submitted = ds.settings.distribution.min_submitted if ds.settings.distribution else 1
+        fetched[lang] = (name, min_submitted, *fetch_reviews(conn, ds))
+
+    all_langs = languages_in(dataset_path)
+    schemas = {lang: pq.read_schema(dataset_path / lang / dd.PARQUET_NAME) for lang in all_langs}
+    upgrade = any(s.get_field_index(c) == -1 for s in schemas.values() for c in dd.REVIEW_COLUMNS)
+    reports = []
+    for lang in all_langs:
+        if lang not in fetched and not upgrade:
+            continue
+        schema = with_review_columns(schemas[lang].remove_metadata())
+        rows = dd.read_config(dataset_path, lang)
+        if lang in fetched:
+            name, min_submitted, reviews, statuses, n_records = fetched[lang]
+            merged, changed = merge_rows(rows, reviews)
+        else:  # only adding the review columns, so that every config keeps the same schema
+            merged, changed = merge_rows(rows, {})
+        dd.write_config(dataset_path, lang, merged, schema)
+        if lang not in fetched:
+            continue
+        ids = {str(r["id"]) for r in rows}
+        mt_by_id = {str(r["id"]): r.get("machine_translation") or r["instruction"] for r in rows}
+        reviewed = [k for k in reviews if k in ids]
+        status_counts = Counter(r["review_status"] for r in merged)
+        reports.append({
+            "lang": lang, "dataset": name, "rows": len(rows), "server_records": n_records,
+            "reviewed": len(reviewed), "complete": sum(len(reviews[k]) >= min_submitted for k in reviewed),
+            "coverage": round(len(reviewed) / len(rows), 3) if rows else None, "min_submitted": min_submitted,
+            "responses": dict(statuses), "annotators": sorted({r.annotator for v in reviews.values() for r in v}),
+            "status_counts": dict(sorted(status_counts.items())), "changed_now": dict(changed),
+            "agreement": agreement_report({k: reviews[k] for k in reviewed}, mt_by_id),
+            "rule": RESOLUTION_RULE,
+        })
+    return reports
+
