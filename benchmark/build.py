@@ -109,6 +109,7 @@ def build_dataset(ws: Workspace, source: Source, languages: list[str] | str, tra
             checks = qa.check_many([(src, mt, lang) for src, mt in zip(texts, outputs)], source_lang=source_lang)
             rows = [dataset_dir.translated_row(r, lang, mt, translator.system_name, c.flags, c.evidence)
                     for r, mt, c in zip(records, outputs, checks)]
+            dataset_dir.carry_reviews(out, lang, rows)  # a rebuild never drops merged human reviews
             with store.transaction() as con:
                 con.executemany(
                     "INSERT OR REPLACE INTO translations (source_key, item_id, lang, translator_key, source_text, "

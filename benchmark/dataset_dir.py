@@ -85,10 +85,31 @@ def read_config(out_dir: Path, lang: str) -> list[dict[str, Any]]:
     return pq.read_table(Path(out_dir) / lang / PARQUET_NAME).to_pylist()
 
 
+def carry_reviews(out_dir: Path, lang: str, rows: list[dict[str, Any]]) -> int:
+    """Keep human reviews already merged into ``out_dir`` when rebuilding it.
+
+    A reviewed row (post_edited / approved / rejected) keeps its reviewed text and review
+    columns as long as its machine translation is unchanged; returns how many were kept."""
+    path = Path(out_dir) / lang / PARQUET_NAME
+    if not path.exists():
+        return 0
+    reviewed = {r["id"]: r for r in pq.read_table(path).to_pylist()
+                if r.get("review_status") in ("post_edited", "approved", "rejected")}
+    kept = 0
+    for row in rows:
+        old = reviewed.get(row["id"])
+        if old is not None and old.get("machine_translation") == row["machine_translation"]:
+            row.update({"instruction": old["instruction"], "review_status": old["review_status"],
+                        **{col: old.get(col) for col in REVIEW_COLUMNS}})
+            kept += 1
+    return kept
+
+
 def write_card(out_dir: Path, *, languages: list[str], source_name: str, source_revision: str | None,
                source_key: str, translation_system: str, rows_by_lang: dict[str, list[dict[str, Any]]]) -> Path:
     """Render the first dataset card (README.md) with Hub ``configs`` metadata."""
-    from cards.render import render, size_category
+    from cards.render import render
+    from cards.validate import size_category
 
     qa_table = []
     for lang in languages:

@@ -17,10 +17,3 @@ def render(template: str, context: dict[str, Any]) -> str:
     )
     return env.get_template(template).render(**context)
 
-
-def size_category(n: int) -> str:
-    """The Hub's size_categories bucket for n rows."""
-    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < bound:
-            return label
-    return "n>1M"

@@ -150,3 +150,26 @@ def test_full_source_builds_1000_aligned_rows(tmp_path, kind, tiny_m2m100_dir, t
     for config in ("en", "fr", "es"):
         rows = read_config(tmp_path / "ds", config)
         assert len(rows) == 1000 and [r["id"] for r in rows] == list(range(1000))
+
+
+def test_rebuild_keeps_merged_reviews(tmp_path):
+    """Rebuilding a dataset folder keeps post-edits merged by `annotate translations pull`."""
+    from benchmark.dataset_dir import PARQUET_NAME, dataset_schema, write_config
+
+    source = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines()]
+    imports = tmp_path / "mt.jsonl"
+    imports.write_text("".join(json.dumps({"id": r["id"], "lang": "fr", "translation": f"MT {r['id']}"}) + "\n"
+                               for r in source), encoding="utf-8")
+    out, ws = tmp_path / "ds", tmp_path / "ws"
+    args = ("build-dataset", "--source", str(DEMO), "--languages", "fr", "--translator", f"file:{imports}",
+            "--out", str(out))
+    assert run_cli(*args, workspace=ws).returncode == 0
+    rows = read_config(out, "fr")
+    rows[2].update(instruction="Texte relu", review_status="post_edited", reviewers=2)
+    write_config(out, "fr", rows, dataset_schema(source))
+    assert (out / "fr" / PARQUET_NAME).exists()
+    assert run_cli(*args, workspace=ws).returncode == 0
+    again = read_config(out, "fr")
+    assert again[2]["instruction"] == "Texte relu" and again[2]["review_status"] == "post_edited"
+    assert again[2]["reviewers"] == 2 and again[2]["machine_translation"] == "MT 2"
+    assert again[3]["review_status"] == "machine"
