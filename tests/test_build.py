@@ -137,7 +137,7 @@ def _kill_and_resume(tmp_path: Path, spec: str, limit: int, kills: int, seed: in
 
 
 def test_kill_midway_then_resume(tmp_path, tiny_base_lm_dir):
-    _kill_and_resume(tmp_path, f"llm:{tiny_base_lm_dir}", limit=120, kills=2, seed=7)
+    _kill_and_resume(tmp_path, f"llm:{tiny_base_lm_dir}", limit=80, kills=2, seed=7)
 
 
 @pytest.mark.slow
