@@ -172,7 +172,10 @@ def load_dpo_settings(path: str | os.PathLike) -> DPOSettings:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), f"not valid UTF-8 ({exc.reason} at line {line}, byte {exc.start})") from None
+    except OSError as exc:
         raise ConfigError(str(path), f"cannot read ({exc})") from None
     try:
         data = yaml.safe_load(text)
@@ -368,18 +371,20 @@ def _read_local(path: Path) -> Iterator[tuple[str, Any]]:
     where = str(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with open(path, encoding="utf-8") as fh:
-            try:
-                for n, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        yield f"line {n}", json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(where, f"invalid JSON ({exc.msg} at column {exc.colno})",
-                                         record=f"line {n}") from None
-            except UnicodeDecodeError as exc:
-                raise InputError(where, f"not valid UTF-8 ({exc.reason})") from None
+        with open(path, "rb") as fh:  # decoded line by line, so an encoding error names its line
+            for n, raw in enumerate(fh, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(where, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                     record=f"line {n}") from None
+                if not line.strip():
+                    continue
+                try:
+                    yield f"line {n}", json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(where, f"invalid JSON ({exc.msg} at column {exc.colno})",
+                                     record=f"line {n}") from None
     elif suffix == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -84,7 +84,8 @@ def train_dpo_cmd(ctx, base_model, preferences, out_dir, split, config_path, lor
     overrides["lora"] = lora
     settings = merge_settings(settings, overrides, option_names=_OPTIONS)
     workspace = _workspace(ctx)
-    cache_dir = workspace.cache_dir if workspace is not None else None
+    # not workspace.cache_dir (which creates the folder): a bad input must leave no workspace behind
+    cache_dir = workspace.root / "cache" if workspace is not None else None
     report = train_dpo(base_model, preferences, out_dir, config=settings, cache_dir=cache_dir, split=split,
                        overwrite=overwrite)
     if not report.is_main_process:

@@ -48,20 +48,20 @@ class _OneLineError(click.ClickException):
 def read_records(path: str, languages: tuple[str, ...], labelled: bool = False) -> list[tuple[int, dict]]:
     """Parse and validate every line; raise InputError naming the file, the line and the field."""
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")  # decoded line by line, so an encoding error names its line
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     rows: list[tuple[int, dict]] = []
     with handle:
-        lineno = 0
-        try:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                rows.append((lineno, _validate(path, lineno, line, languages, labelled)))
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                             record=f"line {lineno + 1}") from None
+        for lineno, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                 record=f"line {lineno}") from None
+            if not line.strip():
+                continue
+            rows.append((lineno, _validate(path, lineno, line, languages, labelled)))
     if not rows:
         raise InputError(path, "no records (empty file)")
     return rows

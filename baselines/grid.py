@@ -241,6 +241,9 @@ def load_grid(path: str | Path, *, check_paths: bool = True) -> Grid:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(file, f"cannot read the grid file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(file, f"not valid UTF-8 ({exc.reason} at line {line}, byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -353,12 +353,17 @@ def write_prepared(store, prepared: PreparedFile) -> None:
 
 def import_just_eval(store, paths: Iterable[str | Path], *, model: str | None = None, judge: str | None = None,
                      source: str | Path | None = None) -> ImportReport:
-    """Validate every file, then write each in its own transaction. Returns what was imported."""
+    """Validate every file, then write each in its own transaction. Returns what was imported.
+
+    ``store`` may be a zero-argument callable returning the store: it is called only once every file
+    is valid, so a bad file leaves no workspace behind."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise BenchError("no judgement files given")
     instructions = load_instructions(source) if source else None
     prepared = [prepare_file(p, model=model, judge=judge, instructions=instructions) for p in paths]
+    if callable(store):
+        store = store()
     _check_conflicts(store, prepared)
     run_id = store.start_run("results import-just-eval", {
         "files": [str(p) for p in paths], "model": model, "judge": judge, "source": str(source) if source else None})

@@ -23,7 +23,8 @@ def import_just_eval_cmd(ctx, files, model, judge, source, as_json) -> None:
     """Import just-eval judgement FILES (JSON lists of judged items) into the store."""
     from baselines.import_just_eval import import_just_eval
 
-    report = import_just_eval(ctx.workspace.store, files, model=model, judge=judge, source=source)
+    # the store is opened (the workspace created) only once every file is valid
+    report = import_just_eval(lambda: ctx.workspace.store, files, model=model, judge=judge, source=source)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return

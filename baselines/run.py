@@ -242,9 +242,9 @@ def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[
         if unknown:
             raise BenchError(f"language(s) {', '.join(unknown)} not in the grid ({', '.join(langs)})")
         langs = [code for code in langs if code in wanted]
-    store = ws.store
-    cache_dir = ws.cache_dir
     items = {lang: load_items(grid.dataset, lang, limit) for lang in langs}  # validated before any model loads
+    store = ws.store  # opened (the workspace created) only once the inputs are known to be good
+    cache_dir = ws.cache_dir
     params_run = {"grid": str(grid.source) if grid.source else None, "limit": limit, "languages": langs,
                   "models": [e.display_name for e in grid.models]}
     run_id = store.start_run(COMMAND, params_run)

@@ -36,7 +36,8 @@ def build_dataset_cmd(ctx, source, split, revision, languages, translator_spec, 
     langs = parse_languages(languages)
     backend, _ = parse_spec(translator_spec)
     src = load_source(source, split=split, revision=revision, limit=limit)  # validated before any work
-    options: dict = {"cache_dir": str(ctx.workspace.cache_dir)}
+    # the cache folder is created by whoever writes to it first: a bad input must not create the workspace
+    options: dict = {"cache_dir": str(ctx.workspace.root / "cache")}
     if batch_size:
         options["batch_size"] = batch_size
     if backend in ("hf", "llm"):
@@ -44,6 +45,14 @@ def build_dataset_cmd(ctx, source, split, revision, languages, translator_spec, 
         if max_new_tokens:
             options["max_new_tokens"] = max_new_tokens
     translator = load_translator(translator_spec, **options)
+    check_coverage = getattr(translator, "check_coverage", None)
+    if check_coverage is not None:  # imported translations: every id and language there before any work
+        try:
+            check_coverage([r["id"] for r in src.records], [c for c in langs if c != source_lang],
+                           complete=limit is None)
+        except BaseException:
+            translator.close()
+            raise
     try:
         report = build_dataset(ctx.workspace, src, langs, translator, out_dir, source_lang=source_lang)
     finally:

@@ -24,11 +24,15 @@ def _read_rows(path: str, labelled: bool = False) -> list[tuple[int, dict]]:
     """Parse and validate every line first; raise InputError naming file, line and field."""
     rows: list[tuple[int, dict]] = []
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")  # decoded line by line, so an encoding error names its line
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
     with handle:
-        for lineno, line in enumerate(handle, 1):
+        for lineno, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})", record=lineno) from None
             if not line.strip():
                 continue
             try:
@@ -57,6 +61,8 @@ def _read_rows(path: str, labelled: bool = False) -> list[tuple[int, dict]]:
                     raise InputError(path, f"unknown flag {unknown[0]!r}; known: {', '.join(QA_FLAGS)}",
                                      record=lineno, field="labels")
             rows.append((lineno, row))
+    if not rows:
+        raise InputError(path, "no records (empty file)")
     return rows
 
 

@@ -60,6 +60,31 @@ class FileTranslator(Translator):
             raise InputError(str(self.path), "no translations found (expected records with fields "
                              + ", ".join(FIELDS) + ")")
         self.languages = sorted({lang for _, lang in self.translations})
+        self._records = first_seen
+
+    def check_coverage(self, ids: Sequence[Any], languages: Sequence[str], *, complete: bool = True) -> None:
+        """Fail before any work unless the file has a translation for every (id, language) asked for.
+
+        ``complete``: ``ids`` is the whole source (no ``--limit``), so an id of the file that is not in
+        it is an error too (a file of another dataset, shifted ids)."""
+        file = str(self.path)
+        wanted = [str(i).strip() for i in ids]
+        for lang in languages:
+            lang = lang.strip().lower()
+            if lang not in self.languages:
+                raise InputError(file, f"no '{lang}' translations (the file has languages: "
+                                 f"{', '.join(self.languages)})", field="lang")
+            missing = [i for i in wanted if (i, lang) not in self.translations]
+            if missing:
+                more = f" ({len(missing) - 1} more ids have none either)" if len(missing) > 1 else ""
+                raise InputError(file, f"no '{lang}' translation for source id '{missing[0]}'{more}",
+                                 record=f"id {missing[0]}", field="id")
+        if complete:
+            known = set(wanted)
+            for (item_id, lang), record in self._records.items():
+                if item_id not in known:
+                    raise InputError(file, f"unknown id '{item_id}' (language '{lang}'): not in the source",
+                                     record=record, field="id")
 
     def _validate(self, record: int | str, row: Any) -> tuple[tuple[str, str], str]:
         file = str(self.path)

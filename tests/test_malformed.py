@@ -1,0 +1,247 @@
+"""The malformed-input corpus (tests/data/malformed): every bad file of every input the CLI takes.
+
+``tests/data/malformed/cases.yaml`` lists, for each file, the command line to run and the substrings
+the error must contain (the file name, then the record and the field where the problem has them).
+Every case must
+
+* exit with code 2 (a user error, not a crash),
+* print exactly ONE line on stderr, starting with ``error:``, without a traceback (``--debug`` shows it),
+* write nothing: no output file, no workspace (no store), nothing beside the inputs.
+
+The cases run in-process through ``bench.cli.main`` (the same code path as the console script, fast);
+``test_subprocess_equals_in_process`` checks a sample through the real ``python -m bench.cli``
+subprocess, and ``test_every_case_through_the_real_cli`` (slow) runs them all that way.
+
+The helpers (:func:`load_cases`, :func:`run_case`, :func:`problems`) are reused by
+``benchmarks/reliability.py``.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import REPO, run_cli
+
+MALFORMED = REPO / "tests" / "data" / "malformed"
+GOOD = MALFORMED / "_good"
+DEMO = REPO / "benchmark" / "data" / "demo_instructions.jsonl"
+MIN_FILES_PER_COMMAND = {"build-dataset": 40, "baselines-run": 15, "train-dpo": 15, "import-just-eval": 15,
+                         "qa-translations": 8, "qa-evaluate": 4, "errors-detect": 8, "errors-evaluate": 4}
+
+
+def load_cases() -> list[dict[str, Any]]:
+    return yaml.safe_load((MALFORMED / "cases.yaml").read_text(encoding="utf-8"))["cases"]
+
+
+def case_id(case: dict[str, Any]) -> str:
+    return case["file"]
+
+
+@dataclass
+class Outcome:
+    code: int | None
+    stdout: str
+    stderr: str
+    ws: Path
+    out: Path
+
+
+def expand(case: dict[str, Any], tmp: Path) -> tuple[list[str], Path, Path]:
+    """The full argv (with --workspace) of a case, its workspace and its output path."""
+    ws, out = tmp / "ws", tmp / "out" / "result"
+    values = {"file": str(MALFORMED / case["file"]), "out": str(out), "demo": str(DEMO), "good": str(GOOD)}
+    args = [a.format(**values) for a in case["args"]]
+    return ["--workspace", str(ws), *args], ws, out
+
+
+def _env() -> dict[str, str]:
+    return {"BENCH_NO_PROGRESS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+@contextlib.contextmanager
+def _patched_env(values: dict[str, str], drop: tuple[str, ...] = ("BENCH_DEBUG", "BENCH_WORKSPACE")):
+    saved = {k: os.environ.get(k) for k in (*values, *drop)}
+    os.environ.update(values)
+    for k in drop:
+        os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_case(case: dict[str, Any], tmp: Path, *, subprocess: bool = False, debug: bool = False) -> Outcome:
+    """Run one case through ``bench.cli.main`` in this process (or the real CLI in a subprocess)."""
+    argv, ws, out = expand(case, tmp)
+    if debug:
+        argv = ["--debug", *argv]
+    if subprocess:
+        proc = run_cli(*argv, env=_env(), timeout=120)
+        return Outcome(proc.returncode, proc.stdout, proc.stderr, ws, out)
+    from bench.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code: int | None = 0
+    with _patched_env(_env()), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Outcome(code, stdout.getvalue(), stderr.getvalue(), ws, out)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``: (size, mtime_ns)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def problems(case: dict[str, Any], outcome: Outcome) -> list[str]:
+    """What is wrong with a case's outcome (empty: the case passes)."""
+    found: list[str] = []
+    lines = outcome.stderr.strip().splitlines()
+    if outcome.code != 2:
+        found.append(f"exit code {outcome.code} (expected 2)")
+    if "Traceback" in outcome.stderr or "Traceback" in outcome.stdout:
+        found.append("traceback printed")
+    if len(lines) != 1:
+        found.append(f"{len(lines)} stderr lines (expected 1)")
+    elif not lines[0].startswith("error: "):
+        found.append("the line does not start with 'error: '")
+    if outcome.stdout.strip():
+        found.append(f"stdout not empty: {outcome.stdout.strip()[:200]!r}")
+    message = lines[0] if len(lines) == 1 else outcome.stderr
+    for needle in case["expect"]:
+        if needle not in message:
+            found.append(f"missing {needle!r}")
+    if outcome.ws.exists():
+        found.append("workspace created")
+    if outcome.out.exists() or outcome.out.parent.exists():
+        found.append("output written")
+    return found
+
+
+def is_traceback(outcome: Outcome) -> bool:
+    """A crash rather than a user error: a traceback or the generic last-resort line (exit 1)."""
+    return "Traceback" in outcome.stderr or outcome.code not in (0, 2)
+
+
+# --------------------------------------------------------------------------- tests
+
+CASES = load_cases()
+
+
+@pytest.fixture(scope="module")
+def corpus_snapshot():
+    before = snapshot(MALFORMED)
+    yield before
+    assert snapshot(MALFORMED) == before, "a case wrote or changed files in tests/data/malformed"
+
+
+def test_corpus_covers_every_input():
+    on_disk = {str(p.relative_to(MALFORMED)) for p in MALFORMED.rglob("*")
+               if p.is_file() and p.parts[len(MALFORMED.parts)] != "_good" and p.name != "cases.yaml"}
+    listed = [c["file"] for c in CASES]
+    assert len(listed) == len(set(listed)), "a file is listed twice"
+    assert set(listed) == on_disk, (set(listed) ^ on_disk)
+    per_command: dict[str, int] = {}
+    for name in listed:
+        per_command[name.split("/")[0]] = per_command.get(name.split("/")[0], 0) + 1
+    assert len(listed) >= 50
+    for command, minimum in MIN_FILES_PER_COMMAND.items():
+        assert per_command.get(command, 0) >= minimum, (command, per_command)
+    kinds = " ".join(listed)
+    for needle in ("duplicate", "missing_instruction", "empty_instruction", "not_utf8", "truncated", "empty",
+                   "no_instruction_column.parquet", "unknown_key", "unknown_method", "missing_model",
+                   "unknown_ids", "unknown_language", "foreign", "pref_"):
+        assert needle in kinds, needle
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_malformed_case(case, tmp_path, corpus_snapshot):
+    outcome = run_case(case, tmp_path)
+    assert not problems(case, outcome), (problems(case, outcome), outcome.stderr[-2000:])
+
+
+SAMPLE = ["build-dataset/source_duplicate_id.jsonl", "build-dataset/import_unknown_ids.jsonl",
+          "build-dataset/source_no_instruction_column.parquet", "baselines-run/grid_unknown_method.yaml",
+          "train-dpo/pref_missing_chosen.jsonl", "import-just-eval/foreign_qa_pairs.json",
+          "qa-translations/not_utf8.jsonl", "errors-detect/truncated.jsonl"]
+
+
+def _case(name: str) -> dict[str, Any]:
+    return next(c for c in CASES if c["file"] == name)
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_subprocess_equals_in_process(name, tmp_path, corpus_snapshot):
+    case = _case(name)
+    inproc = run_case(case, tmp_path / "a")
+    sub = run_case(case, tmp_path / "b", subprocess=True)
+    assert not problems(case, sub), (problems(case, sub), sub.stderr)
+    assert sub.code == inproc.code
+    assert sub.stderr.replace(str(tmp_path / "b"), "TMP") == inproc.stderr.replace(str(tmp_path / "a"), "TMP")
+
+
+@pytest.mark.parametrize("name", ["build-dataset/source_ids_mixed.jsonl", "baselines-run/grid_not_utf8.yaml",
+                                  "import-just-eval/unknown_mode.json"])
+def test_debug_flag_shows_the_traceback(name, tmp_path):
+    case = _case(name)
+    out = run_case(case, tmp_path, subprocess=True, debug=True)
+    assert out.code == 2
+    assert "Traceback (most recent call last)" in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert not out.ws.exists() and not out.out.exists()
+
+
+def test_existing_store_is_left_unchanged(tmp_path):
+    """A bad import into a workspace that already holds results changes nothing in it."""
+    from bench.workspace import Workspace
+
+    good = tmp_path / "good.json"
+    shutil.copy(MALFORMED / "import-just-eval" / "duplicate_id.json", good)
+    text = good.read_text(encoding="utf-8")
+    import json
+
+    good.write_text(json.dumps(json.loads(text)[:2]), encoding="utf-8")
+    ws = tmp_path / "ws"
+    proc = run_cli("--workspace", str(ws), "results", "import-just-eval", str(good), env=_env())
+    assert proc.returncode == 0, proc.stderr
+
+    def dump() -> dict[str, list]:
+        w = Workspace(ws)
+        try:
+            return {t: sorted(map(repr, w.store.query(f"SELECT * FROM {t}")))
+                    for t in ("runs", "responses", "judgements")}
+        finally:
+            w.close()
+
+    before = dump()
+    for name in ("import-just-eval/duplicate_id.json", "import-just-eval/foreign_alpaca_eval.json",
+                 "import-just-eval/truncated.json"):
+        proc = run_cli("--workspace", str(ws), "results", "import-just-eval", str(good), str(MALFORMED / name),
+                       env=_env())
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert dump() == before
+
+
+@pytest.mark.slow
+def test_every_case_through_the_real_cli(tmp_path):
+    failures = {}
+    for n, case in enumerate(CASES):
+        outcome = run_case(case, tmp_path / str(n), subprocess=True)
+        if problems(case, outcome):
+            failures[case["file"]] = (problems(case, outcome), outcome.stderr[-500:])
+    assert not failures, failures
