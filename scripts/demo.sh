@@ -15,8 +15,10 @@
 # `make demo`. Every stage writes to the store in demo-output/workspace: a rerun reuses it and only redoes
 # what is missing (GGUF conversions, translations, DPO, answers, judgements are all kept).
 #
-# Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads, default 1), DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the
-# 24 safety ones: 15-40 more minutes on 2 cores).
+# Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads per process, default 1),
+# DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 15-40 more minutes on 2 cores).
+# Measured on 2 shared cores: first run about 8 minutes (GGUF conversion, translation, DPO, 120 answers,
+# judge), a rerun about 30 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -206,11 +208,16 @@ b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" ${JUDGE_RUNS[@]+"${JUD
   --max-tokens 64 --repair-attempts 0 --max-parse-failure-rate 1 --batch-size 12
 
 step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
-# the judged answers (scores + their critical errors), then every answer (critical-error rates of all 120)
+# The judged answers: scores, their critical errors, bar chart + error heatmap.
 b leaderboard --judge "$JUDGE_NAME" --format markdown --out "$OUT/leaderboard.md" --plot "$OUT/leaderboard.png"
-b leaderboard --format markdown --out "$OUT/leaderboard-all.md" --plot "$OUT/leaderboard-all.png"
-echo "  judged answers: $OUT/leaderboard.md, plot $OUT/leaderboard.png"
-echo "  every answer:   $OUT/leaderboard-all.md, critical-error heatmap $OUT/leaderboard-all_errors.png"
+echo "  judged answers: $OUT/leaderboard.md, plots $OUT/leaderboard.png and $OUT/leaderboard_errors.png"
+if [ "${DEMO_JUDGE_ALL:-0}" != "1" ]; then
+  # The unjudged regular items: critical-error rates only (their bar chart has no score to show: removed).
+  b leaderboard --category regular --format markdown --out "$OUT/leaderboard-regular.md" \
+    --plot "$OUT/leaderboard-regular.png"
+  rm -f "$OUT/leaderboard-regular.png"
+  echo "  regular items (not judged here): $OUT/leaderboard-regular.md, error heatmap $OUT/leaderboard-regular_errors.png"
+fi
 
 # ------------------------------------------------------------------------------------------ release
 step "4/4 bench release + verify + push-to-hub --dry-run" "release + dry-run push"
@@ -231,7 +238,7 @@ echo "time per step:"
 printf '%s\n' "${TIMES[@]}"
 total=$(( $(now_ms) - START_MS ))
 echo
-echo "plot:          $OUT/leaderboard.png (critical errors of all answers: $OUT/leaderboard-all_errors.png)"
+echo "plot:          $OUT/leaderboard.png (critical errors: $OUT/leaderboard_errors.png; regular items: $OUT/leaderboard-regular_errors.png)"
 echo "release card:  $OUT/release/README.md (results card: $OUT/release/RESULTS.md)"
 echo "dataset:       $OUT/dataset; store: $WS/bench.duckdb"
 echo "the real study (GPUs, strong judge, vLLM): docs/reproduce.md"
