@@ -162,8 +162,8 @@ _WORD_SOURCES = {
 _BASE_CTES = """
 resp AS (
     SELECT r.response_id, r.model, r.method, r.lang AS language, {kind} AS kind, {words} AS words,
-           {by_expr} AS by_value
-    FROM responses r {word_join}
+           {labels} AS labels, {by_expr} AS by_value
+    FROM responses r {word_join} {labels_join}
     WHERE {where}
 ),
 scored_long AS (
@@ -203,7 +203,8 @@ _AGGREGATE_SQL = """
 WITH {ctes},
 totals AS (
     SELECT model, method, language, kind, by_value, COUNT(*) AS n, SUM(words) AS words,
-           SUM(CASE WHEN kind = 'safety' THEN 1 ELSE {n_regular} END) AS expected
+           SUM(CASE WHEN kind = 'safety' THEN 1 ELSE {n_regular} END) AS expected,
+           COUNT(labels) AS checked, flatten(list(labels)) AS labels
     FROM resp
     GROUP BY ALL
 ),
@@ -214,9 +215,10 @@ merged AS (
            COALESCE(SUM(t.words) FILTER (WHERE t.kind = 'regular') / SUM(t.n) FILTER (WHERE t.kind = 'regular'),
                     SUM(t.words) / SUM(t.n)) AS length,
            SUM(t.expected) AS expected,
-           list(DISTINCT t.kind ORDER BY t.kind) AS kinds,
            COALESCE(SUM(s.scored), 0) AS scored,
-           COALESCE(SUM(s.extra), 0) AS extra
+           COALESCE(SUM(s.extra), 0) AS extra,
+           SUM(t.checked) AS checked,
+           list_aggregate(flatten(list(t.labels)), 'histogram') AS label_counts
     FROM totals t {join} combos c USING (model, method, language, kind)
     LEFT JOIN scored s
       ON s.model = t.model AND s.method = t.method AND s.language = t.language AND s.kind = t.kind
@@ -228,29 +230,22 @@ SELECT a.model, a.method, a.language, a.judge, a.by_value,
        CASE WHEN {regular_count} > 0 THEN ({regular_sum}) / ({regular_count}) ELSE a.{safety} END AS overall,
        a.length, a.n,
        1.0 - a.scored / (a.expected + a.extra) AS missing_rate,
-       a.kinds
+       a.checked, a.label_counts
 FROM merged a
 ORDER BY {order}
 """
 
-# Critical errors per (model, method, language, kind, group value) and label combination, from
-# each response's latest check (the window is skipped when no response was checked twice).
-_LATEST_CHECKS = {
-    "window": """SELECT response_id, labels FROM critical_error_checks
-    QUALIFY row_number() OVER (PARTITION BY response_id ORDER BY checked_at DESC, detector_version DESC) = 1""",
-    "single": "SELECT response_id, labels FROM critical_error_checks",
+# Each response's labels from its latest check (latest ``checked_at``, ties by detector version),
+# joined into `resp`. With a single detector version a response has at most one check (primary
+# key), so the window is only needed when several versions are in the store.
+_LABEL_SOURCES = {
+    "window": ("l.labels", """LEFT JOIN (SELECT response_id, labels FROM critical_error_checks
+    QUALIFY row_number() OVER (PARTITION BY response_id ORDER BY checked_at DESC, detector_version DESC) = 1) l
+      ON l.response_id = r.response_id"""),
+    "single": ("l.labels", "LEFT JOIN critical_error_checks l ON l.response_id = r.response_id"),
+    "none": ("NULL::VARCHAR[]", ""),
 }
-_RECHECKED = ("SELECT EXISTS (SELECT response_id FROM critical_error_checks "
-              "GROUP BY response_id HAVING COUNT(*) > 1)")
-_ERRORS_SQL = """
-WITH {ctes},
-latest AS (
-    {latest}
-)
-SELECT resp.model, resp.method, resp.language, resp.kind, resp.by_value, l.labels, COUNT(*) AS responses
-FROM resp JOIN latest l USING (response_id)
-GROUP BY ALL
-"""
+_DETECTOR_VERSIONS = "SELECT COUNT(DISTINCT detector_version) FROM critical_error_checks"
 
 # One row per response of every group: its value for each aspect (NULL = missing), sorted by group.
 _CELLS_SQL = """
@@ -348,18 +343,19 @@ def _normalise_filters(filters: dict | None) -> dict[str, list[str]]:
 
 
 def _query_parts(by: str, filters: dict | None, judge: str | None, na_as_five: bool,
-                 words_from: str = "regex") -> tuple[str, dict[str, Any]]:
+                 words_from: str = "regex", labels_from: str = "none") -> tuple[str, dict[str, Any]]:
     if by not in BY_EXPRESSIONS:
         raise BenchError(f"unknown --by '{by}' (use {', '.join(BY_CHOICES)})")
     flt = _normalise_filters(filters)
     where = " AND ".join(FILTER_CLAUSES[name] for name in flt) or "TRUE"
     words, word_join = _WORD_SOURCES[words_from]
+    labels, labels_join = _LABEL_SOURCES[labels_from]
     sums = ",\n           ".join(
         f"SUM(total) FILTER (WHERE aspect = '{a}') AS sum_{a}, "
         f"COALESCE(SUM(cnt) FILTER (WHERE aspect = '{a}'), 0) AS cnt_{a}" for a in ASPECTS)
     ctes = _BASE_CTES.format(
         where=where, kind=_KIND_SQL, by_expr=BY_EXPRESSIONS[by] or "NULL::VARCHAR", words=words,
-        word_join=word_join, join="JOIN" if judge else "LEFT JOIN", sums=sums, regular_list=_REGULAR_LIST,
+        word_join=word_join, labels=labels, labels_join=labels_join, join="JOIN" if judge else "LEFT JOIN", sums=sums, regular_list=_REGULAR_LIST,
         safety=SAFETY_ASPECT, value=_VALUE_SQL,
         combos=_COMBOS_FROM_ALL if flt or BY_EXPRESSIONS[by] else _COMBOS_FROM_SCORED)
     params: dict[str, Any] = {"judge": judge, "na_as_five": bool(na_as_five)}
@@ -372,10 +368,13 @@ def _used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def leaderboard_sql(by: str = "aspect", filters: dict | None = None, judge: str | None = None,
-                    na_as_five: bool = False, words_from: str = "regex") -> tuple[str, dict[str, Any]]:
+                    na_as_five: bool = False, words_from: str = "regex",
+                    labels_from: str = "window") -> tuple[str, dict[str, Any]]:
     """The main leaderboard query and its parameters (``words_from``: ``regex`` counts every
-    output's words, ``cached`` reads the word-count cache, see :func:`refresh_word_counts`)."""
-    ctes, params = _query_parts(by, filters, judge, na_as_five, words_from)
+    output's words, ``cached`` reads the word-count cache, see :func:`refresh_word_counts`;
+    ``labels_from``: ``window`` takes each response's latest check, ``single`` assumes at most
+    one check per response, see :func:`_labels_source`)."""
+    ctes, params = _query_parts(by, filters, judge, na_as_five, words_from, labels_from)
     regular_count = " + ".join(f"(a.{a} IS NOT NULL)::INTEGER" for a in REGULAR_ASPECTS)
     regular_sum = " + ".join(f"COALESCE(a.{a}, 0)" for a in REGULAR_ASPECTS)
     sql = _AGGREGATE_SQL.format(
@@ -409,19 +408,9 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
                      seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
     """Leaderboard rows (see the module docstring); ``ci=True`` adds ``<aspect>_ci`` and ``overall_ci``."""
     words_from = "cached" if refresh_word_counts(store) else "regex"
-    sql, params = leaderboard_sql(by, filters, judge, na_as_five, words_from)
+    sql, params = leaderboard_sql(by, filters, judge, na_as_five, words_from, _labels_source(store))
     rows = store.query_dicts(sql, params)
-    counts: dict[tuple, dict[str | None, int]] = {}
-    if store.query("SELECT EXISTS (SELECT 1 FROM critical_error_checks)")[0][0]:
-        err_ctes, err_params = _query_parts(by, filters, judge, na_as_five, "none")
-        latest = _LATEST_CHECKS["window" if store.query(_RECHECKED)[0][0] else "single"]
-        err_sql = _ERRORS_SQL.format(ctes=err_ctes, latest=latest)
-        for r in store.query_dicts(err_sql, _used_params(err_sql, err_params)):
-            key = (r["model"], r["method"], r["language"], r["kind"], r["by_value"])
-            tally = counts.setdefault(key, {})
-            for label in (None, *{lab for lab in r["labels"] if lab is not None}):  # None: checked responses
-                tally[label] = tally.get(label, 0) + int(r["responses"])
-    labels = sorted(set(known_labels()) | {lab for c in counts.values() for lab in c if lab is not None})
+    labels = sorted(set(known_labels()) | {lab for r in rows for lab in (r["label_counts"] or {})})
     ctes, base_params = _query_parts(by, filters, judge, na_as_five, "none")
     intervals: dict[tuple, dict[str, list[float] | None]] = {}
     if ci and rows:
@@ -441,17 +430,20 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
         row["length"] = _num(r["length"])
         row["n"] = int(r["n"])
         row["missing_rate"] = _num(r["missing_rate"])
-        sets = [counts.get((r["model"], r["method"], r["language"], kind, r["by_value"]), {})
-                for kind in r["kinds"] or ()]
-        checked = sum(c.get(None, 0) for c in sets)
+        checked, label_counts = int(r["checked"] or 0), r["label_counts"] or {}
         for label in labels:
-            row[label_key(label)] = sum(c.get(label, 0) for c in sets) / checked if checked else None
+            row[label_key(label)] = label_counts.get(label, 0) / checked if checked else None
         if ci:
             cis = intervals.get(key, {})
             for a in (*ASPECTS, "overall"):
                 row[f"{a}_ci"] = cis.get(a) if row[a] is not None else None
         out.append(row)
     return out
+
+
+def _labels_source(store) -> str:
+    """``single`` when each response has at most one check (one detector version), else ``window``."""
+    return "window" if store.query(_DETECTOR_VERSIONS)[0][0] > 1 else "single"
 
 
 def _num(value: Any) -> float | None:

@@ -78,7 +78,8 @@ SQL_FORMAT_KEYWORDS: dict[tuple[str, str], str] = {
     ("baselines/leaderboard.py", "regular_count"): "built from the REGULAR_ASPECTS constant",
     ("baselines/leaderboard.py", "regular_sum"): "built from the REGULAR_ASPECTS constant",
     ("baselines/leaderboard.py", "order"): "_order_clause(by): --by is a whitelist",
-    ("baselines/leaderboard.py", "latest"): "_LATEST_CHECKS constants",
+    ("baselines/leaderboard.py", "labels"): "_LABEL_SOURCES constants",
+    ("baselines/leaderboard.py", "labels_join"): "_LABEL_SOURCES constants",
 }
 
 
