@@ -137,6 +137,8 @@ def render_table(rows, by: str, note: str, *, color: bool = False) -> str:
 
 
 def _md(text: str) -> str:
+    """One table cell of Markdown: pipes and backslashes escaped, no line breaks, no raw HTML."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
@@ -315,7 +317,7 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[P
     ax.set_xticks(x)
     ax.set_xticklabels(groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center",
                        fontsize=8)
-    ax.set_ylim(1, 5.35 if len(series) > 2 else 5.2)
+    ax.set_ylim(0, 5.35 if len(series) > 2 else 5.2)  # from 0, so that a score of 1.00 still shows a bar
     ax.set_ylabel("overall score (1–5), 95% CI")
     ax.set_title("Overall score per model, by method and language")
     ax.grid(axis="y", alpha=0.3)
