@@ -29,6 +29,7 @@ from annotation import agreement
 from annotation.client import Connection, ensure_workspace, find_dataset, server_errors
 from annotation.translations import get_or_create_dataset, parse_time
 from bench.errors import BenchError
+from bench.label_scores import label_scores
 from bench.workspace import Workspace
 from baselines.critical_errors import DETECTOR_VERSION, LABELS
 
@@ -195,14 +196,6 @@ def pull(conn: Connection, ws: Workspace, *, name: str = DEFAULT_DATASET, worksp
     return report
 
 
-def _prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
-    p = tp / (tp + fp) if tp + fp else None
-    r = tp / (tp + fn) if tp + fn else None
-    f = 2 * p * r / (p + r) if p and r else (0.0 if p is not None and r is not None else None)
-    rnd = agreement.rounded
-    return {"precision": rnd(p), "recall": rnd(r), "f1": rnd(f), "support": tp + fn, "tp": tp, "fp": fp, "fn": fn}
-
-
 def reference_labels(label_sets: list[list[str]]) -> set[str]:
     """Labels chosen by at least half of the annotators of one response."""
     counts = Counter(label for labels in label_sets for label in set(labels))
@@ -220,21 +213,10 @@ def detector_report(ws: Workspace) -> dict[str, Any]:
     for response_id, _annotator, labels, det in rows:
         by_response[response_id].append(list(labels or []))
         predicted[response_id] = set(det or [])
-    counts = {label: {"tp": 0, "fp": 0, "fn": 0} for label in LABELS}
-    gold_counts: Counter = Counter()
-    for response_id, sets in by_response.items():
-        gold = reference_labels(sets)
-        gold_counts.update(gold)
-        pred = predicted[response_id]
-        for label in LABELS:
-            if label in pred and label in gold:
-                counts[label]["tp"] += 1
-            elif label in pred:
-                counts[label]["fp"] += 1
-            elif label in gold:
-                counts[label]["fn"] += 1
-    per_label = {label: _prf(**c) for label, c in counts.items()}
-    micro = _prf(*(sum(c[k] for c in counts.values()) for k in ("tp", "fp", "fn")))
+    gold = {response_id: reference_labels(sets) for response_id, sets in by_response.items()}
+    gold_counts: Counter = Counter(label for labels in gold.values() for label in labels)
+    per_label, micro = label_scores(list(gold.values()), [predicted[r] for r in gold], LABELS, undefined=None,
+                                    digits=3)
     multi = [sets for sets in by_response.values() if len(sets) >= 2]
     return {
         "detector_version": DETECTOR_VERSION, "annotated_responses": len(by_response),

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from bench.label_scores import label_scores
+
 LABELS = ("repetition_loop", "unintended_code", "wrong_language", "format_leak", "empty", "truncated")
 DETECTOR_VERSION = "ce-v1"
 THRESHOLD = 0.5  # a Finding is reported when its score reaches this value
@@ -987,30 +989,9 @@ def evaluate(records: Sequence[dict], detector: CriticalErrorDetector | None = N
     detector = detector or CriticalErrorDetector(sorted({r["lang"] for r in records} | {"en", "fr", "es"}))
     predictions = detector.detect_many([(r["instruction"], r["output"], r["lang"], r.get("finish_reason"))
                                         for r in records])
-    counts = {label: {"tp": 0, "fp": 0, "fn": 0} for label in LABELS}
-    errors = []
-    for rec, found in zip(records, predictions):
-        gold = set(rec["labels"])
-        pred = {f.label for f in found}
-        for label in LABELS:
-            if label in pred and label in gold:
-                counts[label]["tp"] += 1
-            elif label in pred:
-                counts[label]["fp"] += 1
-            elif label in gold:
-                counts[label]["fn"] += 1
-        if gold != pred:
-            errors.append((rec.get("id", "?"), sorted(gold - pred), sorted(pred - gold)))
-
-    def prf(tp: int, fp: int, fn: int) -> dict:
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": tp + fn,
-                "tp": tp, "fp": fp, "fn": fn}
-
-    per_label = {label: prf(**c) for label, c in counts.items()}
-    micro = prf(sum(c["tp"] for c in counts.values()), sum(c["fp"] for c in counts.values()),
-                sum(c["fn"] for c in counts.values()))
+    gold = [set(rec["labels"]) for rec in records]
+    pred = [{f.label for f in found} for found in predictions]
+    errors = [(rec.get("id", "?"), sorted(g - p), sorted(p - g)) for rec, g, p in zip(records, gold, pred) if g != p]
+    per_label, micro = label_scores(gold, pred, LABELS)
     return {"items": len(records), "detector_version": DETECTOR_VERSION, "labels": per_label, "micro": micro,
             "errors": errors}

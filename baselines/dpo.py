@@ -68,6 +68,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bench.errors import BenchError, ConfigError, InputError
+from bench.json_records import iter_jsonl, read_json
 
 TRAINING_FILE = "bench_training.json"
 TRAINING_FORMAT = "bench-dpo-training/1"
@@ -371,27 +372,10 @@ def _read_local(path: Path) -> Iterator[tuple[str, Any]]:
     where = str(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with open(path, "rb") as fh:  # decoded line by line, so an encoding error names its line
-            for n, raw in enumerate(fh, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(where, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                                     record=f"line {n}") from None
-                if not line.strip():
-                    continue
-                try:
-                    yield f"line {n}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(where, f"invalid JSON ({exc.msg} at column {exc.colno})",
-                                     record=f"line {n}") from None
+        for n, value in iter_jsonl(path):
+            yield f"line {n}", value
     elif suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise InputError(where, f"not valid UTF-8 ({exc.reason})") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(where, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        data = read_json(path)
         if not isinstance(data, list):
             raise InputError(where, f"expected a JSON list of preference records, got {type(data).__name__}")
         for i, item in enumerate(data):

@@ -13,6 +13,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from bench.atomic import atomic_open
 from bench.errors import BenchError, InputError
+from bench.json_records import iter_jsonl
 from bench.languages import parse_languages
 from baselines.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
 
@@ -47,32 +49,14 @@ class _OneLineError(click.ClickException):
 
 def read_records(path: str, languages: tuple[str, ...], labelled: bool = False) -> list[tuple[int, dict]]:
     """Parse and validate every line; raise InputError naming the file, the line and the field."""
-    try:
-        handle = open(path, "rb")  # decoded line by line, so an encoding error names its line
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    rows: list[tuple[int, dict]] = []
-    with handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                                 record=f"line {lineno}") from None
-            if not line.strip():
-                continue
-            rows.append((lineno, _validate(path, lineno, line, languages, labelled)))
+    rows = [(lineno, _validate(path, lineno, value, languages, labelled)) for lineno, value in iter_jsonl(path)]
     if not rows:
         raise InputError(path, "no records (empty file)")
     return rows
 
 
-def _validate(path: str, lineno: int, line: str, languages: tuple[str, ...], labelled: bool) -> dict:
+def _validate(path: str, lineno: int, row: Any, languages: tuple[str, ...], labelled: bool) -> dict:
     where = f"line {lineno}"
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", record=where) from None
     if not isinstance(row, dict):
         raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=where)
     for name in _REQUIRED:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from bench.errors import BenchError, InputError
+from bench.json_records import read_json
 from bench.ids import response_id, run_key
 
 METHOD = "published"
@@ -163,12 +164,7 @@ def _read_items(path: Path) -> list[Any]:
     where = str(path)
     if not path.is_file():
         raise InputError(where, "no such file")
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(where, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(where, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise InputError(where, f"expected a JSON list of just-eval judgement items, got a {type(data).__name__}")
     if not data:

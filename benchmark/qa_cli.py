@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.errors import BenchError, InputError
+from bench.json_records import iter_jsonl
+from bench.label_scores import label_scores
 from bench.languages import get_language
 from benchmark.qa import QA_FLAGS, TranslationQA
 
@@ -23,44 +25,30 @@ _REQUIRED = ("source", "translation", "target_lang")
 def _read_rows(path: str, labelled: bool = False) -> list[tuple[int, dict]]:
     """Parse and validate every line first; raise InputError naming file, line and field."""
     rows: list[tuple[int, dict]] = []
-    try:
-        handle = open(path, "rb")  # decoded line by line, so an encoding error names its line
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    with handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})", record=lineno) from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", record=lineno) from exc
-            if not isinstance(row, dict):
-                raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=lineno)
-            for name in _REQUIRED + (("source_lang",) if "source_lang" in row else ()):
-                if name not in row:
-                    raise InputError(path, "missing field", record=lineno, field=name)
-                if not isinstance(row[name], str):
-                    raise InputError(path, f"must be a string, got {type(row[name]).__name__}", record=lineno, field=name)
-            for name in ("target_lang", "source_lang"):
-                if name in row:
-                    try:
-                        row[name] = get_language(row[name]).code
-                    except BenchError as exc:
-                        raise InputError(path, str(exc), record=lineno, field=name) from exc
-            if labelled:
-                labels = row.get("labels")
-                if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                    raise InputError(path, "must be a list of flag names", record=lineno, field="labels")
-                unknown = [x for x in labels if x not in QA_FLAGS]
-                if unknown:
-                    raise InputError(path, f"unknown flag {unknown[0]!r}; known: {', '.join(QA_FLAGS)}",
-                                     record=lineno, field="labels")
-            rows.append((lineno, row))
+    for lineno, row in iter_jsonl(path):
+        where = f"line {lineno}"
+        if not isinstance(row, dict):
+            raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=where)
+        for name in _REQUIRED + (("source_lang",) if "source_lang" in row else ()):
+            if name not in row:
+                raise InputError(path, "missing field", record=where, field=name)
+            if not isinstance(row[name], str):
+                raise InputError(path, f"must be a string, got {type(row[name]).__name__}", record=where, field=name)
+        for name in ("target_lang", "source_lang"):
+            if name in row:
+                try:
+                    row[name] = get_language(row[name]).code
+                except BenchError as exc:
+                    raise InputError(path, str(exc), record=where, field=name) from exc
+        if labelled:
+            labels = row.get("labels")
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise InputError(path, "must be a list of flag names", record=where, field="labels")
+            unknown = [x for x in labels if x not in QA_FLAGS]
+            if unknown:
+                raise InputError(path, f"unknown flag {unknown[0]!r}; known: {', '.join(QA_FLAGS)}",
+                                 record=where, field="labels")
+        rows.append((lineno, row))
     if not rows:
         raise InputError(path, "no records (empty file)")
     return rows
@@ -143,21 +131,7 @@ def translations(input_path: str, out_path: str) -> None:
 
 def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     """Per-flag and micro precision/recall/F1 with support (gold positives)."""
-    def prf(tp: int, fp: int, fn: int) -> dict:
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4), "support": tp + fn,
-                "tp": tp, "fp": fp, "fn": fn}
-
-    per: dict[str, dict] = {}
-    sums = [0, 0, 0]
-    for flag in QA_FLAGS:
-        tp = sum(1 for g, p in zip(gold, predicted) if flag in g and flag in p)
-        fp = sum(1 for g, p in zip(gold, predicted) if flag not in g and flag in p)
-        fn = sum(1 for g, p in zip(gold, predicted) if flag in g and flag not in p)
-        per[flag] = prf(tp, fp, fn)
-        sums = [sums[0] + tp, sums[1] + fp, sums[2] + fn]
+    per, micro = label_scores(gold, predicted, QA_FLAGS)
     clean = [p for g, p in zip(gold, predicted) if not g]
     return {
         "items": len(gold),
@@ -165,7 +139,7 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         "clean_items": len(clean),
         "clean_false_alarm_rate": round(sum(1 for p in clean if p) / max(len(clean), 1), 4),
         "flags": per,
-        "micro": prf(*sums),
+        "micro": micro,
     }
 
 

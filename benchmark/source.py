@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError, InputError
+from bench.json_records import iter_jsonl, read_json
 
 DEFAULT_SOURCE = "re-align/just-eval-instruct"
 DEFAULT_SPLIT = "test"
@@ -36,29 +37,11 @@ class Source:
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    rows: list[tuple[int, Any]] = []
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})", record=f"line {lineno}") from None
-            if not line.strip():
-                continue
-            try:
-                rows.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", record=f"line {lineno}") from None
-    return rows
+    return list(iter_jsonl(path))
 
 
 def _read_json(path: Path) -> list[tuple[int, Any]]:
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    data = read_json(path)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):

@@ -115,7 +115,11 @@ def _kill_and_resume(tmp_path: Path, spec: str, limit: int, kills: int, seed: in
     killed = 0
     for _ in range(kills):
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
-        time.sleep(rng.uniform(4.0, 9.0))
+        # the kill lands a random while after the store exists (imports take long on a loaded machine)
+        deadline = time.monotonic() + 120
+        while not (ws / "bench.duckdb").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(rng.uniform(1.0, 5.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1

@@ -339,18 +339,18 @@ def test_file_translator_good_files(tmp_path, suffix):
 
 BAD_FILES = [
     # (name, content, expected record, expected field, words in the message)
-    ("bad_line.jsonl", '{"id": "a", "lang": "fr", "translation": "x"}\n{"id": "b", "lang": \n', 2, None, "invalid JSON"),
-    ("missing.jsonl", '{"id": "a", "lang": "fr"}\n', 1, "translation", "missing field"),
+    ("bad_line.jsonl", '{"id": "a", "lang": "fr", "translation": "x"}\n{"id": "b", "lang": \n', "line 2", None, "invalid JSON"),
+    ("missing.jsonl", '{"id": "a", "lang": "fr"}\n', "line 1", "translation", "missing field"),
     ("empty.jsonl", '{"id": "a", "lang": "fr", "translation": "x"}\n\n{"id": "b", "lang": " ", "translation": "y"}\n',
-     3, "lang", "empty value"),
+     "line 3", "lang", "empty value"),
     ("dup.jsonl", '{"id": "a", "lang": "fr", "translation": "x"}\n{"id": "a", "lang": "FR", "translation": "y"}\n',
-     2, "id", "duplicate"),
-    ("lang.jsonl", '{"id": "a", "lang": "xx", "translation": "x"}\n', 1, "lang", "unknown language code 'xx'"),
-    ("notobj.jsonl", '["a", "fr", "x"]\n', 1, None, "expected an object"),
-    ("type.json", '[{"id": "a", "lang": "fr", "translation": 3}]', 1, "translation", "expected a string"),
+     "line 2", "id", "duplicate"),
+    ("lang.jsonl", '{"id": "a", "lang": "xx", "translation": "x"}\n', "line 1", "lang", "unknown language code 'xx'"),
+    ("notobj.jsonl", '["a", "fr", "x"]\n', "line 1", None, "expected an object"),
+    ("type.json", '[{"id": "a", "lang": "fr", "translation": 3}]', "index 0", "translation", "expected a string"),
     ("shape.json", '{"id": "a"}', None, None, "expected a JSON list"),
-    ("cols.csv", "id,language,translation\na,fr,x\n", 1, "lang", "missing column"),
-    ("cells.csv", "id,lang,translation\na,fr,x\nb,fr\n", 3, "translation", "missing field"),
+    ("cols.csv", "id,language,translation\na,fr,x\n", "line 1", "lang", "missing column"),
+    ("cells.csv", "id,lang,translation\na,fr,x\nb,fr\n", "line 3", "translation", "missing field"),
     ("nothing.jsonl", "\n\n", None, None, "no translations found"),
     ("wrong.txt", "id\tlang\n", None, None, "unsupported format"),
 ]

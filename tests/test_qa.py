@@ -259,11 +259,11 @@ def test_cli_translations_passes_fields_through(tmp_path):
 @pytest.mark.parametrize(
     "bad_line, record, field",
     [
-        ("{not json", 2, None),
-        ('{"source": "x", "translation": "y"}', 2, "target_lang"),
-        ('{"source": "x", "translation": 5, "target_lang": "fr"}', 2, "translation"),
-        ('{"source": "x", "translation": "y", "target_lang": "xx"}', 2, "target_lang"),
-        ('["a", "b"]', 2, None),
+        ("{not json", "line 2", None),
+        ('{"source": "x", "translation": "y"}', "line 2", "target_lang"),
+        ('{"source": "x", "translation": 5, "target_lang": "fr"}', "line 2", "translation"),
+        ('{"source": "x", "translation": "y", "target_lang": "xx"}', "line 2", "target_lang"),
+        ('["a", "b"]', "line 2", None),
     ],
 )
 def test_cli_translations_bad_input(tmp_path, bad_line, record, field):

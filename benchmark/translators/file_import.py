@@ -3,11 +3,11 @@
 The file holds one record per (item, language) with the fields ``id``, ``lang`` (ISO 639-1) and
 ``translation``; other fields are ignored. Formats by extension:
 
-* ``.jsonl`` - one JSON object per line (blank lines skipped); records are line numbers;
+* ``.jsonl`` - one JSON object per line (blank lines skipped); records are ``line N``;
 * ``.json``  - a list of objects, or an object whose ``"data"`` / ``"rows"`` / ``"translations"`` is
-  that list; records are 1-based positions;
-* ``.csv``   - a header row naming the columns, UTF-8; records are line numbers (the header is line 1);
-* ``.parquet`` - columns ``id``, ``lang``, ``translation``; records are 1-based row numbers.
+  that list; records are ``index I`` (0-based, as in the other JSON readers);
+* ``.csv``   - a header row naming the columns, UTF-8; records are ``line N`` (the header is line 1);
+* ``.parquet`` - columns ``id``, ``lang``, ``translation``; records are ``index I`` (0-based rows).
 
 The whole file is validated when the translator is built, so a bad file fails before any work,
 with one ``InputError`` naming the file, the record and the field.
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from bench.errors import BenchError, InputError
+from bench.json_records import parse_json, parse_jsonl
 from bench.languages import LANGUAGES
 from benchmark.translators.base import Translator
 
@@ -86,7 +86,7 @@ class FileTranslator(Translator):
                     raise InputError(file, f"unknown id '{item_id}' (language '{lang}'): not in the source",
                                      record=record, field="id")
 
-    def _validate(self, record: int | str, row: Any) -> tuple[tuple[str, str], str]:
+    def _validate(self, record: str, row: Any) -> tuple[tuple[str, str], str]:
         file = str(self.path)
         if not isinstance(row, dict):
             raise InputError(file, f"expected an object with fields {', '.join(FIELDS)}, got {type(row).__name__}",
@@ -138,27 +138,19 @@ class FileTranslator(Translator):
         return out
 
 
-def _read_records(path: Path, suffix: str, data: bytes) -> Iterator[tuple[int | str, Any]]:
-    """(record number, raw record) pairs; structural errors raise InputError."""
+def _read_records(path: Path, suffix: str, data: bytes) -> Iterator[tuple[str, Any]]:
+    """(record, raw record) pairs, the record as ``line N`` or ``index I``; structural errors raise InputError."""
     file = str(path)
-    if suffix in (".jsonl", ".json", ".csv"):
+    if suffix == ".csv":
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InputError(file, f"not UTF-8 text (byte {exc.start})") from None
+            raise InputError(file, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     if suffix == ".jsonl":
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(file, f"invalid JSON: {exc.msg} (column {exc.colno})", record=lineno) from None
+        for lineno, value in parse_jsonl(file, data.splitlines(keepends=True)):
+            yield f"line {lineno}", value
     elif suffix == ".json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(file, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        doc = parse_json(file, data)
         if isinstance(doc, dict):
             for name in ("data", "rows", "translations"):
                 if isinstance(doc.get(name), list):
@@ -166,22 +158,23 @@ def _read_records(path: Path, suffix: str, data: bytes) -> Iterator[tuple[int | 
                     break
         if not isinstance(doc, list):
             raise InputError(file, "expected a JSON list of objects (or an object with a 'data' list)")
-        yield from enumerate(doc, start=1)
+        for i, value in enumerate(doc):
+            yield f"index {i}", value
     elif suffix == ".csv":
         reader = csv.DictReader(text.splitlines(keepends=True))
         header = reader.fieldnames or []
         for name in FIELDS:
             if name not in header:
                 raise InputError(file, f"missing column (header has: {', '.join(header) or 'nothing'})",
-                                 record=1, field=name)
+                                 record="line 1", field=name)
         try:
             for row in reader:
                 if None in row:  # more cells than header columns
                     raise InputError(file, f"{len(header) + len(row[None])} cells for {len(header)} columns",
-                                     record=reader.line_num)
-                yield reader.line_num, row
+                                     record=f"line {reader.line_num}")
+                yield f"line {reader.line_num}", row
         except csv.Error as exc:
-            raise InputError(file, f"bad CSV: {exc}", record=reader.line_num) from None
+            raise InputError(file, f"bad CSV: {exc}", record=f"line {reader.line_num}") from None
     else:  # .parquet
         try:
             import pyarrow.parquet as pq
@@ -192,4 +185,5 @@ def _read_records(path: Path, suffix: str, data: bytes) -> Iterator[tuple[int | 
         for name in FIELDS:
             if name not in table.column_names:
                 raise InputError(file, f"missing column (file has: {', '.join(table.column_names)})", field=name)
-        yield from enumerate(table.select(list(FIELDS)).to_pylist(), start=1)
+        for i, value in enumerate(table.select(list(FIELDS)).to_pylist()):
+            yield f"index {i}", value

@@ -1,0 +1,72 @@
+"""Reading JSON and JSON Lines input files: every decoding problem is one :class:`InputError`.
+
+The one reader behind every command that takes ``.json`` / ``.jsonl`` input, so that a bad file
+gets the same message wherever it is given: ``FILE: record line N: invalid JSON (... at column C)``,
+``FILE: record line N: not valid UTF-8 (... at byte B)``, ``FILE: cannot read: ...``. JSON Lines
+files are decoded line by line (an encoding error names its line), blank lines are skipped and a
+UTF-8 byte-order mark at the start of the file is accepted. What a record must contain is the
+caller's business.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from bench.errors import InputError
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def open_input(path: str | Path) -> BinaryIO:
+    """Open an input file for reading bytes; a missing or unreadable file is an InputError."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
+def _utf8(file: str, raw: bytes, record: str | None = None) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(file, f"not valid UTF-8 ({exc.reason} at byte {exc.start})", record=record) from None
+
+
+def parse_jsonl(file: str, lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line of ``lines`` (bytes, as read from ``file``)."""
+    for lineno, raw in enumerate(lines, start=1):
+        if lineno == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        where = f"line {lineno}"
+        line = _utf8(file, raw, where)
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(file, f"invalid JSON ({exc.msg} at column {exc.colno})", record=where) from None
+        yield lineno, value
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line of a JSON Lines file, streamed."""
+    with open_input(path) as handle:
+        yield from parse_jsonl(str(path), handle)
+
+
+def parse_json(file: str, data: bytes) -> Any:
+    """The value of a whole JSON document (bytes, as read from ``file``)."""
+    text = _utf8(file, data[len(_BOM):] if data.startswith(_BOM) else data)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(file, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """The value of a whole JSON file."""
+    with open_input(path) as handle:
+        data = handle.read()
+    return parse_json(str(path), data)
