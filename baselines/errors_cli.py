@@ -20,31 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.atomic import atomic_open
-from bench.errors import BenchError, InputError
+from bench.errors import InputError
 from bench.json_records import iter_jsonl
 from bench.languages import parse_languages
 from baselines.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
 
 _REQUIRED = ("instruction", "output", "lang")
-
-
-class _ErrorsGroup(click.Group):
-    """When run on its own (not under ``bench``), print user errors as one line instead of a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except BenchError as exc:
-            if ctx.parent is not None:  # under the main CLI: it prints the error itself
-                raise
-            raise _OneLineError(str(exc)) from None
-
-
-class _OneLineError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
 
 
 def read_records(path: str, languages: tuple[str, ...], labelled: bool = False) -> list[tuple[int, dict]]:
@@ -83,7 +64,7 @@ def _validate(path: str, lineno: int, row: Any, languages: tuple[str, ...], labe
     return row
 
 
-@click.group("errors", cls=_ErrorsGroup)
+@click.group("errors")
 def errors() -> None:
     """Critical errors in answers: repetition loops, unintended code, wrong language, format leaks, empty, truncated."""
 

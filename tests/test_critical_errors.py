@@ -12,12 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from baselines.critical_errors import (
     DETECTOR_VERSION, LABELS, CriticalErrorDetector, Finding, evaluate, is_technical, requests_language,
 )
-from baselines.errors_cli import errors
+from tests.helpers import run_main
 
 DEV = Path(__file__).parent / "data" / "critical_errors_dev.jsonl"
 
@@ -327,7 +326,7 @@ def test_cli_detect_passes_fields_through(tmp_path):
     ]
     src = write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "sub" / "out.jsonl"
-    result = CliRunner().invoke(errors, ["detect", "--input", str(src), "--out", str(out)])
+    result = run_main("errors", "detect", "--input", str(src), "--out", str(out))
     assert result.exit_code == 0, result.output
     got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(got) == 3
@@ -356,7 +355,7 @@ def test_cli_detect_passes_fields_through(tmp_path):
 def test_cli_detect_bad_input(tmp_path, line, where, field):
     src = write_jsonl(tmp_path / "bad.jsonl", [{"instruction": "q", "output": "a", "lang": "en"}, line])
     out = tmp_path / "out.jsonl"
-    result = CliRunner().invoke(errors, ["detect", "--input", str(src), "--out", str(out)])
+    result = run_main("errors", "detect", "--input", str(src), "--out", str(out))
     assert result.exit_code != 0
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1, message
@@ -370,23 +369,23 @@ def test_cli_detect_bad_input(tmp_path, line, where, field):
 
 def test_cli_detect_missing_and_empty_file(tmp_path):
     out = tmp_path / "out.jsonl"
-    result = CliRunner().invoke(errors, ["detect", "--input", str(tmp_path / "nope.jsonl"), "--out", str(out)])
+    result = run_main("errors", "detect", "--input", str(tmp_path / "nope.jsonl"), "--out", str(out))
     assert result.exit_code != 0 and "nope.jsonl" in result.stderr and not out.exists()
     empty = write_jsonl(tmp_path / "empty.jsonl", [])
-    result = CliRunner().invoke(errors, ["detect", "--input", str(empty), "--out", str(out)])
+    result = run_main("errors", "detect", "--input", str(empty), "--out", str(out))
     assert result.exit_code != 0 and "no records" in result.stderr and not out.exists()
 
 
 def test_cli_existing_output_kept_on_error(tmp_path):
     out = write_jsonl(tmp_path / "out.jsonl", [{"keep": True}])
     src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "q", "output": "a", "lang": "xx"}])
-    result = CliRunner().invoke(errors, ["detect", "--input", str(src), "--out", str(out)])
+    result = run_main("errors", "detect", "--input", str(src), "--out", str(out))
     assert result.exit_code != 0
     assert json.loads(out.read_text()) == {"keep": True}
 
 
 def test_cli_evaluate_json(dev):
-    result = CliRunner().invoke(errors, ["evaluate", "--dev", str(DEV), "--json", "--split", "heldout"])
+    result = run_main("errors", "evaluate", "--dev", str(DEV), "--json", "--split", "heldout")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["items"] == sum(1 for r in dev if r["split"] == "heldout")
@@ -395,8 +394,8 @@ def test_cli_evaluate_json(dev):
 
 
 def test_cli_evaluate_table_and_bad_labels(tmp_path):
-    result = CliRunner().invoke(errors, ["evaluate", "--dev", str(DEV)])
+    result = run_main("errors", "evaluate", "--dev", str(DEV))
     assert result.exit_code == 0 and "micro avg" in result.stdout
     bad = write_jsonl(tmp_path / "dev.jsonl", [{"instruction": "q", "output": "a", "lang": "en", "labels": ["loop"]}])
-    result = CliRunner().invoke(errors, ["evaluate", "--dev", str(bad)])
+    result = run_main("errors", "evaluate", "--dev", str(bad))
     assert result.exit_code != 0 and "line 1" in result.stderr and "'labels'" in result.stderr
