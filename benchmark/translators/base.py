@@ -59,6 +59,28 @@ class Translator(ABC):
         """Release models, pools, connections."""
 
 
+class LocalModelTranslator(Translator):
+    """A translator that runs a model in this process: the option checks and model resolution its
+    backends share (batch size, generation length, device, dtype, Hub id or local path)."""
+
+    def __init__(self, spec: str, target: str, *, batch_size: int | None, cache_dir: str | None,
+                 max_new_tokens: int | None, device: str, dtype: str, revision: str | None):
+        from bench.models import resolve_device, resolve_dtype, resolve_model
+
+        super().__init__(spec)
+        if batch_size is not None:
+            if batch_size < 1:
+                raise BenchError(f"batch size must be >= 1, got {batch_size}")
+            self.batch_size = batch_size
+        if max_new_tokens is not None and max_new_tokens < 1:
+            raise BenchError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        self.cache_dir = cache_dir
+        self.max_new_tokens = max_new_tokens
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.model_ref = resolve_model(target, revision, cache_dir=cache_dir)
+
+
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split ``backend:target``; fail with the list of backends on a bad SPEC."""
     backend, sep, target = spec.partition(":")

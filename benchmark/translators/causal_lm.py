@@ -19,12 +19,9 @@ from bench.models import (
     load_config,
     load_tokenizer,
     quiet_transformers,
-    resolve_device,
-    resolve_dtype,
-    resolve_model,
 )
 from benchmark.translators import prompts
-from benchmark.translators.base import Translator
+from benchmark.translators.base import LocalModelTranslator
 
 PromptMode = Literal["chat", "few-shot"]
 MAX_NEW_TOKENS_CAP = 512
@@ -48,7 +45,7 @@ def render_chat_prompt(tokenizer: Any, text: str, source_lang: str, target_lang:
         return tokenizer.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
 
 
-class CausalLMTranslator(Translator):
+class CausalLMTranslator(LocalModelTranslator):
     """Local causal LM (Hub id, folder or .gguf) used as a translator."""
 
     unit = "segment"
@@ -67,20 +64,10 @@ class CausalLMTranslator(Translator):
         revision: str | None = None,
         prompt_mode: str = "auto",
     ):
-        super().__init__(spec)
-        if batch_size is not None:
-            if batch_size < 1:
-                raise BenchError(f"batch size must be >= 1, got {batch_size}")
-            self.batch_size = batch_size
-        if max_new_tokens is not None and max_new_tokens < 1:
-            raise BenchError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if prompt_mode not in ("auto", "chat", "few-shot"):
             raise BenchError(f"prompt_mode must be auto, chat or few-shot, got '{prompt_mode}'")
-        self.cache_dir = cache_dir
-        self.max_new_tokens = max_new_tokens
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.model_ref = resolve_model(target, revision, cache_dir=cache_dir)
+        super().__init__(spec, target, batch_size=batch_size, cache_dir=cache_dir, max_new_tokens=max_new_tokens,
+                         device=device, dtype=dtype, revision=revision)
         self.config = load_config(self.model_ref, cache_dir=cache_dir)
         if getattr(self.config, "is_encoder_decoder", False):
             raise BenchError(f"model '{self.model_ref.ref}' is an encoder-decoder model; use hf:<model>")

@@ -29,11 +29,8 @@ from bench.models import (
     load_seq2seq,
     load_tokenizer,
     quiet_transformers,
-    resolve_device,
-    resolve_dtype,
-    resolve_model,
 )
-from benchmark.translators.base import Translator
+from benchmark.translators.base import LocalModelTranslator
 
 FAMILIES = ("marian", "m2m100", "nllb", "mbart50", "madlad", "t5")
 MAX_NEW_TOKENS_CAP = 512
@@ -218,7 +215,7 @@ def plan_languages(family: str, tokenizer: Any, source: str, target: str, model_
 # ---------------------------------------------------------------------------------------------
 
 
-class Seq2SeqTranslator(Translator):
+class Seq2SeqTranslator(LocalModelTranslator):
     """Local encoder-decoder MT model (Marian, M2M100, NLLB, mBART-50, MADLAD/T5)."""
 
     unit = "segment"
@@ -237,21 +234,11 @@ class Seq2SeqTranslator(Translator):
         revision: str | None = None,
         num_beams: int = 1,
     ):
-        super().__init__(spec)
-        if batch_size is not None:
-            if batch_size < 1:
-                raise BenchError(f"batch size must be >= 1, got {batch_size}")
-            self.batch_size = batch_size
-        if max_new_tokens is not None and max_new_tokens < 1:
-            raise BenchError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if num_beams < 1:
             raise BenchError(f"num_beams must be >= 1, got {num_beams}")
-        self.cache_dir = cache_dir
-        self.max_new_tokens = max_new_tokens
+        super().__init__(spec, target, batch_size=batch_size, cache_dir=cache_dir, max_new_tokens=max_new_tokens,
+                         device=device, dtype=dtype, revision=revision)
         self.num_beams = num_beams
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.model_ref = resolve_model(target, revision, cache_dir=cache_dir)
         self.config = load_config(self.model_ref, cache_dir=cache_dir, task="seq2seq")
         self.tokenizer = load_tokenizer(self.model_ref, padding_side="right", cache_dir=cache_dir, task="seq2seq")
         self.family = detect_family(self.config, self.tokenizer)
