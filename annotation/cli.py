@@ -95,8 +95,10 @@ def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_
     from annotation import translations as tr
     from annotation.client import connect
 
+    langs = _langs(languages)
+    prepared = tr.prepare_push(Path(dataset_dir), langs, limit)  # a bad folder fails before the server is asked
     conn = connect(api_url, api_key)
-    reports = tr.push(conn, Path(dataset_dir), _langs(languages), workspace_name, min_submitted, prefix, limit)
+    reports = tr.push(conn, Path(dataset_dir), langs, workspace_name, min_submitted, prefix, limit, prepared=prepared)
     if as_json:
         click.echo(json.dumps({"datasets": reports}, ensure_ascii=False))
     for r in reports:
@@ -117,8 +119,10 @@ def translations_pull(dataset_dir, languages, prefix, api_url, api_key, workspac
     from annotation import translations as tr
     from annotation.client import connect
 
+    langs = _langs(languages)
+    tr.check_pull(Path(dataset_dir), langs)  # a bad folder fails before the server is asked
     conn = connect(api_url, api_key)
-    reports = tr.pull(conn, Path(dataset_dir), _langs(languages), workspace_name, prefix)
+    reports = tr.pull(conn, Path(dataset_dir), langs, workspace_name, prefix)
     if as_json:
         click.echo(json.dumps({"languages": reports, "rule": tr.RESOLUTION_RULE}, ensure_ascii=False, default=str))
     _print_translation_pull(reports)
@@ -182,9 +186,10 @@ def errors_push(ctx, languages, models, methods, limit, flagged_only, min_submit
     from annotation import errors as er
     from annotation.client import connect
 
+    langs = _langs(languages)  # bad options fail before the server is asked
     conn = connect(api_url, api_key)
     r = er.push(conn, ctx.workspace, name=name, workspace=workspace_name, min_submitted=min_submitted,
-                languages=_langs(languages), models=_csv(models), methods=_csv(methods), limit=limit,
+                languages=langs, models=_csv(models), methods=_csv(methods), limit=limit,
                 flagged_only=flagged_only)
     if as_json:
         click.echo(json.dumps(r, ensure_ascii=False))

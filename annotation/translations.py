@@ -128,6 +128,62 @@ def _check_dataset(dataset_path: Path, languages: list[str] | None) -> list[str]
     return targets
 
 
+_TEXT_COLUMNS = ("instruction", "source_instruction", "machine_translation")
+
+
+def read_rows(dataset_path: Path, lang: str) -> list[dict[str, Any]]:
+    """Rows of one config, checked for what push and pull use: the first problem is one InputError
+    naming the parquet file, the record (id, or row number when the id is missing) and the field."""
+    file = Path(dataset_path) / lang / dd.PARQUET_NAME
+    try:
+        pq.read_schema(file)  # its error does not repeat the path
+        table = pq.read_table(file)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(str(file), f"cannot read parquet ({why})") from None
+    for column in ("id", *_TEXT_COLUMNS):
+        if column not in table.column_names:
+            raise InputError(str(file), "column missing (`bench build-dataset` writes it)", field=column)
+    rows = table.to_pylist()
+    seen: set[str] = set()
+    for n, row in enumerate(rows):
+        rid = row["id"]
+        if rid is None or isinstance(rid, bool) or not isinstance(rid, (int, str)) or not str(rid).strip():
+            raise InputError(str(file), "missing id" if rid is None else f"bad id {rid!r}", record=f"row {n}",
+                             field="id")
+        if str(rid) in seen:
+            raise InputError(str(file), "duplicate id (the id is the Argilla record id)", record=rid, field="id")
+        seen.add(str(rid))
+        for column in _TEXT_COLUMNS:
+            if row[column] is not None and not isinstance(row[column], str):
+                raise InputError(str(file), f"expected a text, not {type(row[column]).__name__}", record=rid,
+                                 field=column)
+        if not (row["machine_translation"] or row["instruction"] or "").strip():
+            raise InputError(str(file), "no text to review (machine_translation and instruction are empty)",
+                             record=rid, field="machine_translation")
+    return rows
+
+
+def prepare_push(dataset_path: Path, languages: list[str] | None = None,
+                 limit: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The rows to push per language, read and checked before anything talks to the server."""
+    dataset_path = Path(dataset_path)
+    prepared = {}
+    for lang in _check_dataset(dataset_path, languages):
+        rows = read_rows(dataset_path, lang)
+        prepared[lang] = rows[:limit] if limit is not None else rows
+    return prepared
+
+
+def check_pull(dataset_path: Path, languages: list[str] | None = None) -> list[str]:
+    """The languages to pull; every config of the folder (pull rewrites them all) is read and checked first."""
+    dataset_path = Path(dataset_path)
+    langs = _check_dataset(dataset_path, languages)
+    for lang in languages_in(dataset_path):
+        read_rows(dataset_path, lang)
+    return langs
+
+
 # ------------------------------------------------------------------------------------------
 # push
 
@@ -244,17 +300,18 @@ def get_or_create_dataset(conn: Connection, name: str, workspace: str, settings,
 
 
 def push(conn: Connection, dataset_path: Path, languages: list[str] | None = None, workspace: str = "bench",
-         min_submitted: int = 1, prefix: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Create or update one Argilla dataset per language; returns one report per language."""
+         min_submitted: int = 1, prefix: str | None = None, limit: int | None = None,
+         prepared: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """Create or update one Argilla dataset per language; returns one report per language.
+
+    ``prepared``: the result of :func:`prepare_push` (the CLI checks the folder before connecting)."""
     dataset_path = Path(dataset_path)
-    langs = _check_dataset(dataset_path, languages)
+    if prepared is None:
+        prepared = prepare_push(dataset_path, languages, limit)
     prefix = prefix or default_prefix(dataset_path)
     ensure_workspace(conn, workspace)
     reports = []
-    for lang in langs:
-        rows = dd.read_config(dataset_path, lang)
-        if limit is not None:
-            rows = rows[:limit]
+    for lang, rows in prepared.items():
         name = dataset_name(prefix, lang)
         settings = build_settings(conn.client, lang, min_submitted)
         ds, created = get_or_create_dataset(conn, name, workspace, settings, min_submitted, settings.guidelines)
@@ -430,7 +487,7 @@ def pull(conn: Connection, dataset_path: Path, languages: list[str] | None = Non
          prefix: str | None = None) -> list[dict[str, Any]]:
     """Merge submitted reviews into the dataset folder; returns one report per language."""
     dataset_path = Path(dataset_path)
-    langs = _check_dataset(dataset_path, languages)
+    langs = check_pull(dataset_path, languages)
     prefix = prefix or default_prefix(dataset_path)
     fetched = {}
     for lang in langs:  # read everything from the server before writing anything

@@ -31,7 +31,9 @@ def _utf8(file: str, raw: bytes, record: str | None = None) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(file, f"not valid UTF-8 ({exc.reason} at byte {exc.start})", record=record) from None
+        line = raw[:exc.start].count(b"\n") + 1
+        where = f"byte {exc.start}" if record else f"line {line}, byte {exc.start}"
+        raise InputError(file, f"not valid UTF-8 ({exc.reason} at {where})", record=record) from None
 
 
 def parse_jsonl(file: str, lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:

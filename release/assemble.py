@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bench.errors import BenchError, InputError
+from bench.json_records import parse_json, read_json
 
 MANIFEST_NAME = "MANIFEST.json"
 CHANGELOG_NAME = "CHANGELOG.md"
@@ -123,6 +124,14 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 # --------------------------------------------------------------------------- dataset validation
 
 
@@ -185,6 +194,28 @@ def _dataset_languages(path: Path, build_info: dict[str, Any], languages: Sequen
     return [lang for lang in dict.fromkeys(order) if lang in present] + [p for p in present if p not in order]
 
 
+_BUILD_INFO_TEXT = ("source", "source_revision", "source_key", "translator", "translator_key")
+
+
+def _read_build_info(path: Path) -> dict[str, Any]:
+    """A dataset folder's ``build_info.json`` (written by build-dataset), checked for what a release uses."""
+    info = read_json(path)
+    if not isinstance(info, dict):
+        raise InputError(str(path), f"expected a JSON object, not {type(info).__name__}")
+    for key in _BUILD_INFO_TEXT:
+        if info.get(key) is not None and not isinstance(info[key], str):
+            raise InputError(str(path), f"expected a text or null, not {type(info[key]).__name__}", field=key)
+    languages = info.get("languages", [])
+    if not isinstance(languages, list):
+        raise InputError(str(path), f"expected a list, not {type(languages).__name__}", field="languages")
+    for n, report in enumerate(languages):
+        if not isinstance(report, dict) or not isinstance(report.get("lang"), str):
+            raise InputError(str(path), "expected an object with a 'lang' text", field=f"languages[{n}]")
+    if not isinstance(info.get("versions", {}), dict):
+        raise InputError(str(path), f"expected an object, not {type(info['versions']).__name__}", field="versions")
+    return info
+
+
 def release_text(row: dict[str, Any]) -> str | None:
     """The ``instruction`` of a row in a release: reviewed text, or the MT for rejected rows."""
     if row.get("review_status") == "rejected":
@@ -202,12 +233,7 @@ def check_dataset(path: str | Path, languages: Sequence[str] | None = None) -> D
     if not path.is_dir():
         raise InputError(str(path), "dataset folder not found")
     info_path = path / "build_info.json"
-    build_info: dict[str, Any] = {}
-    if info_path.is_file():
-        try:
-            build_info = json.loads(info_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(str(info_path), f"not valid JSON ({exc})") from exc
+    build_info = _read_build_info(info_path) if info_path.is_file() else {}
     langs = _dataset_languages(path, build_info, languages)
 
     schema = None
@@ -232,8 +258,10 @@ def check_dataset(path: str | Path, languages: Sequence[str] | None = None) -> D
                              field=_schema_field(schema, file_schema))
         rows = table.to_pylist()
         seen: set[Any] = set()
-        for row in rows:
+        for n, row in enumerate(rows):
             rid = row["id"]
+            if rid is None or (isinstance(rid, str) and not rid.strip()):
+                raise InputError(str(file), "missing id", record=f"row {n}", field="id")
             if rid in seen:
                 raise InputError(str(file), "duplicate id", record=rid, field="id")
             seen.add(rid)
@@ -425,12 +453,7 @@ def load_review_info(path: str | Path | None) -> dict[str, Any]:
     if path is None:
         return empty
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise InputError(str(path), f"not valid JSON ({exc})") from exc
+    data = read_json(path)
     if not isinstance(data, dict):
         raise InputError(str(path), "expected a JSON object (reviewers + agreement, or an annotate pull report)")
     if "languages" in data:
@@ -439,20 +462,32 @@ def load_review_info(path: str | Path | None) -> dict[str, Any]:
     if unknown:
         raise InputError(str(path), "unknown key (expected reviewers, agreement, rule)", field=sorted(unknown)[0])
     reviewers = data.get("reviewers") or []
-    if not isinstance(reviewers, list) or not all(isinstance(r, str) and r.strip() for r in reviewers):
-        raise InputError(str(path), "expected a list of reviewer names", field="reviewers")
+    if not isinstance(reviewers, list):
+        raise InputError(str(path), f"expected a list of reviewer names, not {type(reviewers).__name__}",
+                         field="reviewers")
+    for n, name in enumerate(reviewers):
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(str(path), f"expected a reviewer name, not {name!r}", field=f"reviewers[{n}]")
     agreement = data.get("agreement")
     if isinstance(agreement, dict):
-        metric, value = agreement.get("metric"), agreement.get("value")
-        if not isinstance(metric, str) or not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise InputError(str(path), "expected {metric: str, value: number, items: int}", field="agreement")
-        items = agreement.get("items")
+        extra = set(agreement) - {"metric", "value", "items"}
+        if extra:
+            raise InputError(str(path), "unknown key (expected metric, value, items)",
+                             field=f"agreement.{sorted(extra)[0]}")
+        metric, value, items = agreement.get("metric"), agreement.get("value"), agreement.get("items")
+        if not isinstance(metric, str) or not metric.strip():
+            raise InputError(str(path), f"expected the metric's name, not {metric!r}", field="agreement.metric")
+        if not _is_number(value):
+            raise InputError(str(path), f"expected a number, not {value!r}", field="agreement.value")
+        if items is not None and not _is_count(items):
+            raise InputError(str(path), f"expected a count of items, not {items!r}", field="agreement.items")
         agreement = f"{metric} = {value:.3f}" + (f" on {items} items reviewed by two or more people" if items else "")
     elif agreement is not None and not isinstance(agreement, str):
-        raise InputError(str(path), "expected a text or {metric, value, items}", field="agreement")
+        raise InputError(str(path), f"expected a text or {{metric, value, items}}, not {type(agreement).__name__}",
+                         field="agreement")
     rule = data.get("rule")
     if rule is not None and not isinstance(rule, str):
-        raise InputError(str(path), "expected a text", field="rule")
+        raise InputError(str(path), f"expected a text, not {type(rule).__name__}", field="rule")
     return {"reviewers": sorted({r.strip() for r in reviewers}), "agreement": agreement, "rule": rule}
 
 
@@ -463,24 +498,37 @@ _AGREEMENT_KEYS = (("decision_alpha_nominal", "decision Krippendorff's alpha (no
 
 def _pull_report_info(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     languages = data["languages"]
-    if not isinstance(languages, list) or not all(isinstance(x, dict) and x.get("lang") for x in languages):
-        raise InputError(str(path), "expected a list of per-language reports with 'lang'", field="languages")
+    if not isinstance(languages, list):
+        raise InputError(str(path), f"expected a list of per-language reports, not {type(languages).__name__}",
+                         field="languages")
     reviewers: set[str] = set()
     parts = []
-    for report in languages:
+    for n, report in enumerate(languages):
+        if not isinstance(report, dict) or not isinstance(report.get("lang"), str) or not report["lang"].strip():
+            raise InputError(str(path), "expected a per-language report with a 'lang' text", record=f"languages[{n}]",
+                             field="lang")
+        lang = report["lang"]
         names = report.get("annotators") or []
-        if not isinstance(names, list):
-            raise InputError(str(path), "expected a list of names", record=report["lang"], field="annotators")
-        reviewers.update(str(n) for n in names if str(n).strip())
+        if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+            raise InputError(str(path), "expected a list of annotator names", record=lang, field="annotators")
+        reviewers.update(x.strip() for x in names if x.strip())
         agreement = report.get("agreement") or {}
-        values = [f"{label} {agreement[key]:.3f}" for key, label in _AGREEMENT_KEYS
-                  if isinstance(agreement.get(key), (int, float))]
+        if not isinstance(agreement, dict):
+            raise InputError(str(path), f"expected an object (as `bench annotate translations pull --json` writes), "
+                                        f"not {type(agreement).__name__}", record=lang, field="agreement")
+        for key in (*(k for k, _ in _AGREEMENT_KEYS), "items_with_2plus_reviews"):
+            value = agreement.get(key)
+            ok = _is_count(value) if key == "items_with_2plus_reviews" else _is_number(value)
+            if value is not None and not ok:
+                raise InputError(str(path), f"expected a number or null, not {value!r}", record=lang,
+                                 field=f"agreement.{key}")
+        values = [f"{label} {agreement[key]:.3f}" for key, label in _AGREEMENT_KEYS if agreement.get(key) is not None]
         items = agreement.get("items_with_2plus_reviews")
         if values:
-            parts.append(f"{report['lang']}: " + ", ".join(values) + (f" on {items} items reviewed by two or more "
-                                                                       "people" if items else ""))
+            parts.append(f"{lang}: " + ", ".join(values) + (f" on {items} items reviewed by two or more "
+                                                            "people" if items else ""))
         elif items == 0:
-            parts.append(f"{report['lang']}: no item reviewed by two or more people")
+            parts.append(f"{lang}: no item reviewed by two or more people")
     rule = data.get("rule") if isinstance(data.get("rule"), str) else None
     return {"reviewers": sorted(reviewers), "agreement": "; ".join(parts) or None, "rule": rule}
 
@@ -495,19 +543,19 @@ def _previous_release(previous: str | Path | None, version: tuple[int, int, int]
     prev = Path(previous)
     manifest_path = prev / MANIFEST_NAME
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        raw = manifest_path.read_bytes()
     except OSError as exc:
         raise InputError(str(manifest_path), "--previous must be a release folder (no readable MANIFEST.json)") from exc
-    except ValueError as exc:
-        raise InputError(str(manifest_path), f"not valid JSON ({exc})") from exc
-    prev_version = manifest.get("version", "")
-    if not VERSION_RE.match(str(prev_version)):
-        raise InputError(str(manifest_path), f"bad version {prev_version!r}", field="version")
+    manifest = check_manifest(manifest_path, parse_json(str(manifest_path), raw))
+    prev_version = manifest["version"]
     if parse_version(prev_version) >= version:
         raise BenchError(f"--version {'.'.join(map(str, version))} must be greater than the previous release "
                          f"{prev_version} ({prev})")
     changelog = prev / CHANGELOG_NAME
-    body = changelog.read_text(encoding="utf-8") if changelog.is_file() else ""
+    try:
+        body = changelog.read_text(encoding="utf-8") if changelog.is_file() else ""
+    except UnicodeDecodeError as exc:
+        raise InputError(str(changelog), f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     return manifest, body
 
 
@@ -723,17 +771,75 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 # --------------------------------------------------------------------------- verify
 
 
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _inside(name: str) -> bool:
+    """A relative POSIX path that stays inside the release folder."""
+    parts = name.split("/")
+    return bool(name) and "\\" not in name and not name.startswith("/") and ":" not in parts[0] \
+        and all(part not in ("", ".", "..") for part in parts)
+
+
+def check_manifest(path: str | Path, manifest: Any) -> dict[str, Any]:
+    """The parsed ``MANIFEST.json`` at ``path``, checked for everything verify and push rely on; the first
+    problem is one InputError naming the file, the entry (record) and the field."""
+    file = str(path)
+    if not isinstance(manifest, dict):
+        raise InputError(file, f"expected a JSON object (a release manifest), not {type(manifest).__name__}")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise InputError(file, f"unknown manifest format {manifest.get('format')!r} (expected {MANIFEST_FORMAT})",
+                         field="format")
+    version = manifest.get("version")
+    if not isinstance(version, str) or not VERSION_RE.match(version):
+        raise InputError(file, f"bad version {version!r}: expected X.Y.Z", field="version")
+    languages = manifest.get("languages", [])
+    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+        raise InputError(file, "expected a list of language codes", field="languages")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise InputError(file, "no files listed (expected an object: path -> {sha256, size})", field="files")
+    for name, entry in files.items():
+        if not _inside(name) or name == MANIFEST_NAME:
+            raise InputError(file, "not a relative path inside the release folder", record=repr(name), field="files")
+        if not isinstance(entry, dict):
+            raise InputError(file, f"expected an object {{sha256, size}}, not {type(entry).__name__}", record=name,
+                             field="files")
+        if not isinstance(entry.get("sha256"), str) or not SHA256_RE.match(entry["sha256"]):
+            raise InputError(file, f"expected 64 lowercase hex digits, not {entry.get('sha256')!r}", record=name,
+                             field="files.sha256")
+        if not _is_count(entry.get("size")):
+            raise InputError(file, f"expected a size in bytes, not {entry.get('size')!r}", record=name,
+                             field="files.size")
+    configs = manifest.get("configs")
+    if not isinstance(configs, dict):
+        raise InputError(file, f"expected an object: config name -> {{path, rows, sha256}}, not "
+                               f"{type(configs).__name__}", field="configs")
+    for name, entry in configs.items():
+        if not isinstance(entry, dict):
+            raise InputError(file, f"expected an object {{path, rows, sha256}}, not {type(entry).__name__}",
+                             record=name, field="configs")
+        if not isinstance(entry.get("path"), str) or not _inside(entry["path"]):
+            raise InputError(file, f"not a relative path inside the release folder: {entry.get('path')!r}",
+                             record=name, field="configs.path")
+        if not _is_count(entry.get("rows")):
+            raise InputError(file, f"expected a row count, not {entry.get('rows')!r}", record=name,
+                             field="configs.rows")
+        if not isinstance(entry.get("sha256"), str) or not SHA256_RE.match(entry["sha256"]):
+            raise InputError(file, f"expected 64 lowercase hex digits, not {entry.get('sha256')!r}", record=name,
+                             field="configs.sha256")
+    return manifest
+
+
 def read_manifest(rel: str | Path) -> dict[str, Any]:
     path = Path(rel) / MANIFEST_NAME
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ReleaseError(f"{rel}: not a release folder (no {MANIFEST_NAME})") from exc
-    except ValueError as exc:
-        raise InputError(str(path), f"not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise InputError(str(path), f"unknown manifest format (expected {MANIFEST_FORMAT})", field="format")
-    return manifest
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReleaseError(f"{rel}: not a release folder (no {MANIFEST_NAME})") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    return check_manifest(path, parse_json(str(path), raw))
 
 
 def release_problems(rel: str | Path) -> list[str]:
@@ -746,9 +852,7 @@ def release_problems(rel: str | Path) -> list[str]:
     rel = Path(rel)
     manifest = read_manifest(rel)
     problems: list[str] = []
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        return [f"{MANIFEST_NAME}: no files listed"]
+    files = manifest["files"]
     on_disk = {p.relative_to(rel).as_posix() for p in rel.rglob("*") if p.is_file()} - {MANIFEST_NAME}
     for name in sorted(set(files) - on_disk):
         problems.append(f"{name}: listed in {MANIFEST_NAME} but missing")
@@ -761,8 +865,8 @@ def release_problems(rel: str | Path) -> list[str]:
             problems.append(f"{name}: size {size} differs from {entry.get('size')} in {MANIFEST_NAME}")
         elif sha256_file(rel / name) != entry.get("sha256"):
             problems.append(f"{name}: SHA-256 differs from {MANIFEST_NAME}")
-    for config, entry in (manifest.get("configs") or {}).items():
-        path = rel / entry.get("path", "")
+    for config, entry in manifest["configs"].items():
+        path = rel / entry["path"]
         if entry.get("path") not in files:
             problems.append(f"config {config}: {entry.get('path')} not listed in files")
         elif path.is_file() and files[entry["path"]].get("sha256") != entry.get("sha256"):

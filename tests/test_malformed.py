@@ -34,7 +34,8 @@ MALFORMED = REPO / "tests" / "data" / "malformed"
 GOOD = MALFORMED / "_good"
 DEMO = REPO / "benchmark" / "data" / "demo_instructions.jsonl"
 MIN_FILES_PER_COMMAND = {"build-dataset": 40, "baselines-run": 15, "train-dpo": 15, "import-just-eval": 15,
-                         "qa-translations": 8, "qa-evaluate": 4, "errors-detect": 8, "errors-evaluate": 4}
+                         "qa-translations": 8, "qa-evaluate": 4, "errors-detect": 8, "errors-evaluate": 4,
+                         "release": 15, "release-verify": 6, "push-to-hub": 3, "annotate": 5}
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -55,9 +56,16 @@ class Outcome:
 
 
 def expand(case: dict[str, Any], tmp: Path) -> tuple[list[str], Path, Path]:
-    """The full argv (with --workspace) of a case, its workspace and its output path."""
+    """The full argv (with --workspace) of a case, its workspace and its output path.
+
+    Folder inputs: ``{dir}`` is the case file's folder (a release folder holding a broken MANIFEST.json,
+    a dataset folder holding a broken build_info.json), ``{dataset}`` the dataset folder of a case file
+    ``<dataset>/<lang>/test-00000-of-00001.parquet`` (its grandparent; the case picks its config with
+    ``--languages``)."""
     ws, out = tmp / "ws", tmp / "out" / "result"
-    values = {"file": str(MALFORMED / case["file"]), "out": str(out), "demo": str(DEMO), "good": str(GOOD)}
+    file = MALFORMED / case["file"]
+    values = {"file": str(file), "out": str(out), "demo": str(DEMO), "good": str(GOOD), "dir": str(file.parent),
+              "dataset": str(file.parent.parent)}
     args = [a.format(**values) for a in case["args"]]
     return ["--workspace", str(ws), *args], ws, out
 
@@ -178,7 +186,9 @@ def test_malformed_case(case, tmp_path, corpus_snapshot):
 SAMPLE = ["build-dataset/source_duplicate_id.jsonl", "build-dataset/import_unknown_ids.jsonl",
           "build-dataset/source_no_instruction_column.parquet", "baselines-run/grid_unknown_method.yaml",
           "train-dpo/pref_missing_chosen.jsonl", "import-just-eval/foreign_qa_pairs.json",
-          "qa-translations/not_utf8.jsonl", "errors-detect/truncated.jsonl"]
+          "qa-translations/not_utf8.jsonl", "errors-detect/truncated.jsonl",
+          "release/review_info_pull_agreement_list.json", "release-verify/configs_list/MANIFEST.json",
+          "annotate/dataset/de/test-00000-of-00001.parquet"]
 
 
 def _case(name: str) -> dict[str, Any]:

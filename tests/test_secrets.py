@@ -7,6 +7,12 @@ answers 401 quoting the key back (a careless server), so the key also travels th
 with and without ``--debug``. The proxies record the ``Authorization`` headers they received, which
 proves the key was really used (the test is not vacuous).
 
+The release stage runs on the dataset built here: ``bench release --results`` (the store's responses,
+judgements and critical errors go into the release folder, which is then searched too), ``bench release
+verify``, ``bench push-to-hub --dry-run`` (HF_TOKEN found, never shown) and a real push refused offline.
+``bench annotate translations push`` runs against a closed loopback port, with and without ``--debug``,
+so ARGILLA_API_KEY goes through the "server not reachable" error path (no Argilla server is needed).
+
 :func:`run_every_command` is reused by ``benchmarks/reliability.py``.
 """
 from __future__ import annotations
@@ -86,7 +92,7 @@ def run_every_command(tmp: Path, *, dpo_model: Path | None = None) -> dict[str, 
     """Run (nearly) every bench command with the sentinel tokens set; return what leaked where.
 
     ``dpo_model``: a tiny base model folder for ``baselines train-dpo`` (skipped when None)."""
-    from tests.servers import FaultProxy
+    from tests.servers import FaultProxy, free_port
     from tests.test_judge import ScriptedJudge
 
     ws = tmp / "ws"
@@ -165,6 +171,16 @@ openai: {{concurrency: 4, max_retries: 1}}
             step("baselines train-dpo", "baselines", "train-dpo", "--model", str(dpo_model), "--preferences",
                  str(prefs), "--out", str(tmp / "dpo-model"), "--max-steps", "1", "--batch-size", "1",
                  "--max-length", "64", "--max-prompt-length", "32", "--json")
+        rel = tmp / "release"
+        step("release", "release", "--dataset", str(ds), "--version", "1.0.0", "--out", str(rel), "--results",
+             "--allow-unreviewed", "--date", "2025-03-01", "--json")
+        step("release verify", "release", "verify", str(rel), "--json")
+        step("push-to-hub --dry-run", "push-to-hub", str(rel), "--repo-id", "org/bench-release", "--dry-run")
+        step("push-to-hub (offline: refused)", "push-to-hub", str(rel), "--repo-id", "org/bench-release", ok=False)
+        dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the key goes through an error path
+        for debug in (False, True):
+            step(f"annotate translations push (no server, debug={debug})", "annotate", "translations", "push",
+                 "--dataset", str(ds), "--languages", "fr", "--api-url", dead, ok=False, debug=debug)
         step("version", "--version")
         step("help", "--help")
         auth = {"translate": set(translate.auth_headers), "generate": set(generate.auth_headers),
@@ -202,6 +218,17 @@ def test_no_command_leaks_a_token(tmp_path):
     assert len(procs["build-dataset (401 echoing the key, debug=False)"].stderr.strip().splitlines()) == 1
     assert "Traceback" in procs["build-dataset (401 echoing the key, debug=True)"].stderr
     assert "***" in procs["build-dataset (401 echoing the key, debug=False)"].stderr  # redacted, not dropped
+    # the release stage ran for real: the release folder (with the store's results) verified, the dry run found
+    # the token without showing it, and the real push stopped at the offline guard (token loaded, not used)
+    assert (tmp_path / "release" / "MANIFEST.json").is_file() and (tmp_path / "release" / "responses").is_dir()
+    assert "token: found" in procs["push-to-hub --dry-run"].stdout
+    assert "HF_HUB_OFFLINE" in procs["push-to-hub (offline: refused)"].stderr
+    # the Argilla key went through the "not reachable" path: one line, or the traceback with --debug
+    for debug in (False, True):
+        proc = procs[f"annotate translations push (no server, debug={debug})"]
+        assert proc.returncode == 2 and "Argilla server not reachable at http://127.0.0.1:" in proc.stderr
+        assert ("Traceback" in proc.stderr) == debug, proc.stderr
+    assert len(procs["annotate translations push (no server, debug=False)"].stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
