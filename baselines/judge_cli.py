@@ -9,6 +9,7 @@ import json
 import click
 
 from bench.errors import BenchError
+from bench.models import DTYPES
 
 
 @click.command("judge")
@@ -34,10 +35,14 @@ from bench.errors import BenchError
               help="Follow-up requests asking for valid JSON when a score is unreadable.")
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Batch size (local judges).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda (local judges).")
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
+              show_default=True, help="Weights' precision (local judges): auto = float32 on CPU, bfloat16/float16 on "
+                                      "GPU. Cached calls are keyed by the judge name, not the dtype: give --name to keep "
+                                      "precisions apart.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
 @click.pass_obj
 def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit, price_in, price_out, max_tokens,
-              judge_name, repair_attempts, batch_size, device, as_json) -> None:
+              judge_name, repair_attempts, batch_size, device, dtype, as_json) -> None:
     """Judge the stored responses this judge has not judged yet (resumable; cached calls are free)."""
     from baselines.judge import JudgeStopped, judge_responses, parse_run_filters
 
@@ -52,7 +57,7 @@ def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit,
         report = judge_responses(ctx.workspace, judge_spec, runs=filters, concurrency=concurrency,
                                  max_parse_failure_rate=max_parse_failure_rate, limit=limit, price_per_1k=price,
                                  max_tokens=max_tokens, judge_name=judge_name, repair_attempts=repair_attempts,
-                                 batch_size=batch_size, device=device)
+                                 batch_size=batch_size, device=device, dtype=dtype)
     except JudgeStopped as exc:
         _show(exc.report, as_json)
         raise

@@ -108,6 +108,7 @@ def carry_reviews(out_dir: Path, lang: str, rows: list[dict[str, Any]]) -> int:
 def write_card(out_dir: Path, *, languages: list[str], source_name: str, source_revision: str | None,
                source_key: str, translation_system: str, rows_by_lang: dict[str, list[dict[str, Any]]]) -> Path:
     """Render the first dataset card (README.md) with Hub ``configs`` metadata."""
+    from cards.provenance import hub_dataset_id, public_name
     from cards.render import render
     from cards.validate import size_category
 
@@ -124,9 +125,9 @@ def write_card(out_dir: Path, *, languages: list[str], source_name: str, source_
         "languages": languages, "targets": targets,
         "target_names": [get_language(t).name for t in targets],
         "size_category": size_category(n_items * len(languages)),
-        "source_dataset": "re-align/just-eval-instruct",
-        "n_items": n_items, "source_name": source_name, "source_revision": source_revision,
-        "source_key": source_key, "translation_system": translation_system,
+        "source_dataset": hub_dataset_id(source_name),
+        "n_items": n_items, "source_name": public_name(source_name), "source_revision": source_revision,
+        "source_key": source_key, "translation_system": public_name(translation_system),
         "qa_flag_names": QA_FLAG_NAMES, "qa_table": qa_table,
     })
     path = Path(out_dir) / "README.md"

@@ -33,6 +33,7 @@ from datetime import date as date_cls, datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from cards.provenance import JUST_EVAL_DATASET, hub_dataset_id, public_name
 from bench.errors import BenchError, InputError
 from bench.json_records import parse_json, read_json
 
@@ -42,7 +43,6 @@ CARD_NAME = "README.md"
 RESULTS_CARD_NAME = "RESULTS.md"
 MANIFEST_FORMAT = "bench-release/1"
 PRETTY_NAME = "Multilingual Just-Eval-Instruct"
-SOURCE_DATASET = "re-align/just-eval-instruct"
 RESULT_CONFIGS = ("responses", "judgements", "critical_errors")
 REVIEWED_TEXT = ("post_edited", "approved")  # rows whose `instruction` is the reviewer's text
 VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -97,20 +97,6 @@ def sha256_file(path: str | Path) -> str:
 
 def _id_key(value: Any) -> tuple:
     return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
-
-
-def _public_name(spec: str | None) -> str | None:
-    """A source/translator spec without local directories (they mean nothing on the Hub)."""
-    if not spec:
-        return spec
-    prefix, rest = "", spec
-    backend, sep, tail = spec.partition(":")
-    if sep and backend in ("file", "hf", "llm"):
-        prefix, rest = f"{backend}:", tail
-    looks_local = rest.endswith((".jsonl", ".json", ".parquet", ".gguf")) or rest.startswith(("/", "./", "../", "~"))
-    if looks_local and ("/" in rest or os.sep in rest):
-        rest = Path(rest).name
-    return prefix + rest
 
 
 def _language_name(code: str) -> str:
@@ -634,8 +620,11 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
                   judge: str | None = None, allow_unreviewed: bool = False, languages: Sequence[str] | None = None,
                   review_info: str | Path | None = None, previous: str | Path | None = None,
                   notes: str | None = None, date: str | None = None,
-                  pretty_name: str = PRETTY_NAME) -> ReleaseReport:
-    """Validate ``dataset`` (+ the store's results), then write the release folder ``out``."""
+                  pretty_name: str = PRETTY_NAME, source_dataset: str | None = None) -> ReleaseReport:
+    """Validate ``dataset`` (+ the store's results), then write the release folder ``out``.
+
+    ``source_dataset``: the Hub dataset the instructions come from (default: the build's source
+    when it is a Hub id, else none: see :mod:`cards.provenance`)."""
     from bench import __version__
     from bench.store import library_versions
     from cards.render import render
@@ -660,12 +649,15 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
     prev_manifest, prev_body = _previous_release(previous, version_tuple)
 
     build = data.build_info
-    source = {"dataset": SOURCE_DATASET, "name": _public_name(build.get("source")) or "unknown",
+    if source_dataset is not None and not hub_dataset_id(source_dataset):
+        raise BenchError(f"--source-dataset '{source_dataset}': expected a Hub dataset id ORG/NAME")
+    source_dataset = source_dataset or hub_dataset_id(build.get("source"))
+    source = {"dataset": source_dataset, "name": public_name(build.get("source")) or "unknown",
               "revision": build.get("source_revision"), "key": build.get("source_key")}
-    systems = sorted({r["translation_system"] for rows in data.rows.values() for r in rows
+    systems = sorted({public_name(r["translation_system"]) for rows in data.rows.values() for r in rows
                       if r.get("translation_system")})
-    translator = {"spec": _public_name(build.get("translator")), "key": build.get("translator_key"),
-                  "system": ", ".join(systems) or _public_name(build.get("translator")) or "unknown"}
+    translator = {"spec": public_name(build.get("translator")), "key": build.get("translator_key"),
+                  "system": ", ".join(systems) or public_name(build.get("translator")) or "unknown"}
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
@@ -673,6 +665,9 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
         from benchmark.dataset_dir import PARQUET_NAME, QA_FLAG_NAMES, write_config
 
         for lang in data.languages:
+            for row in data.rows[lang]:  # no local directories in published data
+                if row.get("translation_system"):
+                    row["translation_system"] = public_name(row["translation_system"])
             write_config(staging, lang, data.rows[lang], data.schema)
         info = _export_results(ws, staging, judge) if results else ResultsInfo()
         notes_out = [] if not results or info.counts else ["--results: the store has no responses; none included"]
@@ -692,7 +687,8 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
             "pretty_name": pretty_name, "version": version, "date": day, "languages": data.languages,
             "language_names": [_language_name(lang) for lang in data.languages], "language_creators": creators,
             "size_category": size_category(sum(data.stats[lang].rows for lang in data.languages)),
-            "source_dataset": SOURCE_DATASET, "n_items": data.n_items, "n_safety": n_safety,
+            "source_dataset": source_dataset, "is_just_eval": source_dataset == JUST_EVAL_DATASET,
+            "n_items": data.n_items, "n_safety": n_safety,
             "configs": card_configs, "source": source, "translator": translator,
             "reviewers": review["reviewers"], "agreement": review["agreement"], "review_rule": review["rule"],
             "review_table": review_table,

@@ -27,10 +27,13 @@ import click
 @click.option("--notes", default=None, help="Free text for this release's CHANGELOG entry.")
 @click.option("--date", default=None, metavar="YYYY-MM-DD",
               help="Release date (default: $SOURCE_DATE_EPOCH, else today); fix it for byte-identical rebuilds.")
+@click.option("--source-dataset", default=None, metavar="ORG/NAME",
+              help="The Hub dataset the instructions come from, for the card's source_datasets (default: the "
+                   "build's --source when it is a Hub id; a local source file is not claimed to be any dataset).")
 @click.option("--json", "as_json", is_flag=True, help="Print the release report as JSON.")
 @click.pass_context
 def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, languages, review_info, previous,
-                notes, date, as_json) -> None:
+                notes, date, source_dataset, as_json) -> None:
     """Assemble a versioned release folder: configs per language (+ results), cards, MANIFEST, CHANGELOG.
 
     \b
@@ -51,7 +54,7 @@ def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, la
     report = build_release(dataset, out, version, ws=ctx.obj.workspace if results else None, results=results,
                            judge=judge, allow_unreviewed=allow_unreviewed,
                            languages=languages.split(",") if languages else None, review_info=review_info,
-                           previous=previous, notes=notes, date=date)
+                           previous=previous, notes=notes, date=date, source_dataset=source_dataset)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return

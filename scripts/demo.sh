@@ -39,7 +39,7 @@ export HF_DATASETS_DISABLE_PROGRESS_BARS=1
 THREADS=${DEMO_THREADS:-1}
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
-JUDGE_NAME=demo-judge-SmolLM2-135M-Instruct
+JUDGE_NAME=demo-judge-SmolLM2-135M-Instruct-bf16
 GEMMA="$MODELS/gemma-3-270m-q4_k_m.gguf"
 SMOL="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 DPO_MODEL="$MODELS/gemma-3-270m-dpo"
@@ -119,7 +119,7 @@ PY
 # ------------------------------------------------------------------------------------------ dataset
 step "1/4 bench build-dataset: 10 demo instructions -> fr, es with Gemma-3-270M (few-shot prompt), QA flags" "build-dataset (translate + QA)"
 b build-dataset --source benchmark/data/demo_instructions.jsonl --languages fr,es \
-  --translator "llm:$GEMMA" --batch-size 12 --out "$OUT/dataset"
+  --translator "llm:$GEMMA" --batch-size 12 --dtype bfloat16 --out "$OUT/dataset"
 python - "$OUT/dataset" <<'PY'
 import sys
 from datasets import load_dataset
@@ -205,7 +205,7 @@ else
   echo "  the 96 multi-aspect answers (long prompts) would take 15-40 min on 2 cores (DEMO_JUDGE_ALL=1 judges them too)"
 fi
 b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" ${JUDGE_RUNS[@]+"${JUDGE_RUNS[@]}"} \
-  --max-tokens 64 --repair-attempts 0 --max-parse-failure-rate 1 --batch-size 12
+  --max-tokens 64 --repair-attempts 0 --max-parse-failure-rate 1 --batch-size 12 --dtype bfloat16
 
 step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
 # The judged answers: scores, their critical errors, bar chart + error heatmap.

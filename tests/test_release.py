@@ -190,7 +190,7 @@ def test_cards_parse_and_validate_offline(pipeline):
     assert card_problems(meta, root=rel) == []
     assert meta["license"] == "mit" and meta["language"] == ["en", "fr", "es"]
     assert meta["task_categories"] == ["text-generation"] and meta["size_categories"] == ["n<1K"]
-    assert meta["source_datasets"] == ["re-align/just-eval-instruct"]
+    assert "source_datasets" not in meta  # a local instruction file is not claimed to be a Hub dataset
     assert meta["pretty_name"] == "Multilingual Just-Eval-Instruct"
     assert [c["config_name"] for c in meta["configs"]] == ["en", "fr", "es", "responses", "judgements",
                                                            "critical_errors"]
@@ -201,6 +201,9 @@ def test_cards_parse_and_validate_offline(pipeline):
                    "1 row: filter on", "## Known limitations", "**Just-Eval leaderboard**", "| tiny-lm | urial |"):
         assert needle in text, needle
     assert "unreviewed translations" not in text
+    assert "local file `demo_instructions.jsonl` (not a published dataset)" in text
+    assert "Multilingual version of [Just-Eval-Instruct]" not in text
+    assert str(REPO) not in (rel / "README.md").read_text() + (rel / "MANIFEST.json").read_text()  # no local paths
     results = DatasetCard.load(rel / "RESULTS.md")
     assert card_problems(results.data.to_dict(), root=rel) == []
     assert [c["config_name"] for c in results.data.configs] == ["responses", "judgements", "critical_errors"]
@@ -209,6 +212,34 @@ def test_cards_parse_and_validate_offline(pipeline):
     changelog = (rel / "CHANGELOG.md").read_text()
     assert changelog.startswith("# Changelog\n\n## 1.0.0 — 2025-03-01\n")
     assert "fr 100.0% (post_edited 1, approved 8, rejected 1, unreviewed 0)" in changelog
+
+
+def test_declared_source_dataset_goes_to_the_card(pipeline, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    rel = tmp_path / "rel"
+    args = ["release", "--dataset", str(pipeline["ds"]), "--version", "1.0.0", "--out", str(rel), "--date", DATE]
+    bad = run_cli(*args, "--source-dataset", "not a hub id", workspace=pipeline["ws"])
+    assert bad.returncode == 2 and "--source-dataset 'not a hub id'" in bad.stderr and not rel.exists()
+    ok(run_cli(*args, "--source-dataset", "re-align/just-eval-instruct", workspace=pipeline["ws"]))
+    card = DatasetCard.load(rel / "README.md")
+    assert card.data.to_dict()["source_datasets"] == ["re-align/just-eval-instruct"]
+    assert "Multilingual version of [Just-Eval-Instruct](https://huggingface.co/datasets/re-align/just-eval-instruct)" \
+        in card.text
+    manifest = json.loads((rel / "MANIFEST.json").read_text())
+    assert manifest["source"]["dataset"] == "re-align/just-eval-instruct"
+
+
+def test_provenance_names():
+    from cards.provenance import hub_dataset_id, public_name
+
+    assert hub_dataset_id("re-align/just-eval-instruct") == "re-align/just-eval-instruct"
+    assert hub_dataset_id(str(DEMO)) is None and hub_dataset_id("data/x.jsonl") is None
+    assert hub_dataset_id("just-eval-instruct") is None and hub_dataset_id(None) is None
+    assert public_name("llm:/home/ana/models/gemma.gguf") == "llm:gemma.gguf"
+    assert public_name("/home/ana/data/src.jsonl") == "src.jsonl"
+    assert public_name("hf:Helsinki-NLP/opus-mt-en-fr") == "hf:Helsinki-NLP/opus-mt-en-fr"
+    assert public_name("openai:gpt-4o@https://api.example/v1") == "openai:gpt-4o@https://api.example/v1"
 
 
 def test_two_builds_are_byte_identical(pipeline, tmp_path):
