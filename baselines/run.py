@@ -139,6 +139,7 @@ class RunReport:
     settings: list[SettingReport] = field(default_factory=list)
     skipped_models: list[str] = field(default_factory=list)  # skip_if_missing entries whose path is absent
     loaded_models: list[str] = field(default_factory=list)
+    replaced: int = 0  # superseded responses deleted by --replace
     seconds: float = 0.0
 
     @property
@@ -155,7 +156,8 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "generated": self.generated, "existing": self.existing,
-                "failed": self.failed, "seconds": round(self.seconds, 3), "skipped_models": self.skipped_models,
+                "failed": self.failed, "replaced": self.replaced, "seconds": round(self.seconds, 3),
+                "skipped_models": self.skipped_models,
                 "loaded_models": self.loaded_models, "settings": [asdict(s) for s in self.settings]}
 
 
@@ -227,9 +229,41 @@ def _existing_items(store: Any, key: str, lang: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+_OTHER_SETTINGS = """SELECT run_key, COUNT(*) FROM responses
+WHERE model = ? AND method = ? AND lang = ? AND run_key <> ? GROUP BY run_key ORDER BY run_key"""
+# rows that hang off a response, deleted with it by --replace (the judge-call cache is kept: it is keyed by prompt)
+_DEPENDENT_TABLES = ("judgements", "critical_error_checks", "error_annotations")
+
+
+def _superseded(store: Any, settings: Sequence["_Setting"]) -> list[tuple["_Setting", str, int]]:
+    """Responses stored under a setting's display name, method and language by another run key."""
+    found = []
+    for s in settings:
+        for key, count in store.query(_OTHER_SETTINGS, [s.entry.display_name, s.plan.method, s.lang, s.key]):
+            found.append((s, key, int(count)))
+    return found
+
+
+def _forget(store: Any, stale: Sequence[tuple["_Setting", str, int]]) -> int:
+    """Delete the superseded responses and what hangs off them, in one transaction; returns how many."""
+    with store.transaction() as con:
+        for s, key, _ in stale:
+            ids = "SELECT response_id FROM responses WHERE run_key = ? AND lang = ? AND model = ? AND method = ?"
+            args = [key, s.lang, s.entry.display_name, s.plan.method]
+            for table in _DEPENDENT_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE response_id IN ({ids})", args)
+            con.execute("DELETE FROM responses WHERE run_key = ? AND lang = ? AND model = ? AND method = ?", args)
+    return sum(count for _, _, count in stale)
+
+
 def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[str] | None = None, *,
-             progress: bool = True) -> RunReport:
-    """Generate every missing response of the grid; see the module docstring."""
+             progress: bool = True, replace: bool = False) -> RunReport:
+    """Generate every missing response of the grid; see the module docstring.
+
+    A display name stands for one setting: when the store already holds responses of the same
+    model name, method and language from another run key (the model files, prompt, decoding or
+    backend changed), the leaderboard would mix both, so the run stops before any work unless
+    ``replace`` deletes those responses (with their judgements, checks and annotations) first."""
     from bench.languages import parse_languages
     from bench.store import library_versions
 
@@ -253,6 +287,7 @@ def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[
     started = time.perf_counter()
     status = "failed"
     try:
+        planned: list[tuple[ModelEntry, Any, list[_Setting]]] = []
         for entry in grid.models:
             if entry.missing:
                 report.skipped_models.append(entry.display_name)
@@ -272,6 +307,18 @@ def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[
                                         existing=len(items[lang]) - len(todo))
                     report.settings.append(rep)
                     settings.append(_Setting(entry, lang, plan, params, key, identity, todo, rep))
+            planned.append((entry, ref, settings))
+        stale = _superseded(store, [s for _, _, settings in planned for s in settings])
+        if stale and not replace:
+            s, key, count = stale[0]
+            more = f" (+{len(stale) - 1} more setting(s))" if len(stale) > 1 else ""
+            raise BenchError(
+                f"model '{s.entry.display_name}' {s.plan.method} {s.lang}: the store holds {count} response(s) of "
+                f"another setting under this name (run key {key[:12]}; model files, prompt, decoding or backend "
+                f"changed){more}; give the model another name in the grid, or rerun with --replace to delete them")
+        if stale:
+            report.replaced = _forget(store, stale)
+        for entry, ref, settings in planned:
             pending = [s for s in settings if s.todo]
             if not pending:
                 continue

@@ -22,16 +22,19 @@ def baselines() -> None:
 @click.option("--limit", type=click.IntRange(0), default=None, help="Only the first N items (by id) of each language.")
 @click.option("--languages", default=None, metavar="CODES",
               help="Only these languages of the grid, comma-separated (default: all of them).")
+@click.option("--replace", is_flag=True,
+              help="Delete stored responses (with their judgements and checks) that another setting wrote under "
+                   "the same model name, method and language (e.g. a retrained DPO model), then generate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as one JSON object on stdout.")
 @click.pass_obj
-def run_cmd(ctx, config, limit, languages, as_json) -> None:
+def run_cmd(ctx, config, limit, languages, replace, as_json) -> None:
     """Generate every missing response of the grid (resumable: committed batches are never redone)."""
     from baselines.grid import load_grid
     from baselines.run import run_grid
 
     grid = load_grid(config)
     langs = [c for c in languages.split(",") if c.strip()] if languages else None
-    report = run_grid(ctx.workspace, grid, limit=limit, languages=langs)
+    report = run_grid(ctx.workspace, grid, limit=limit, languages=langs, replace=replace)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     _print_report(report)
@@ -50,6 +53,8 @@ def _print_report(report) -> None:
         table.add_row(s.model, s.method, s.lang, str(s.items), str(s.existing), str(s.generated), str(s.failed),
                       str(s.finish_length), rate)
     console.print(table)
+    if report.replaced:
+        console.print(f"replaced: {report.replaced} response(s) of superseded settings deleted (--replace)")
     if report.skipped_models:
         console.print(f"skipped (path not there yet): {', '.join(report.skipped_models)}")
     if report.failed:

@@ -174,7 +174,7 @@ text = Path(src).read_text(encoding="utf-8").replace("../../demo-output/", out.r
 Path(dst).write_text(text, encoding="utf-8")
 PY
 fi
-b baselines run --config "$GRID"
+b baselines run --config "$GRID" --replace  # a retrained DPO model replaces its old answers
 b baselines export --out "$OUT/responses" >/dev/null
 python - "$OUT/responses/responses/test-00000-of-00001.parquet" <<'PY'
 import sys

@@ -645,3 +645,40 @@ models:
     finally:
         store.close()
     assert len(after) == 27 and all(after[k] == v for k, v in kept.items())
+
+
+def test_changed_setting_under_the_same_name_needs_replace(tmp_path, dataset_dir, tiny_base_lm_dir,
+                                                           tiny_causal_lm_dir):
+    """A model name stands for one setting: a changed setting under the same name stops the run
+    (the leaderboard would mix both) unless --replace deletes the old responses and what hangs off them."""
+    from baselines.run import run_grid
+
+    config = run_config(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir, languages="[en]")
+    ws = Workspace(tmp_path / "ws")
+    try:
+        first = run_grid(ws, load_grid(config), limit=2, progress=False)
+        assert first.generated == 6 and first.replaced == 0
+        old = {r[0] for r in ws.store.query("SELECT response_id FROM responses WHERE method = 'zero-shot'")}
+        with ws.store.transaction() as con:  # a judgement and a check on an old answer
+            rid = sorted(old)[0]
+            con.execute("INSERT INTO judgements (response_id, judge, protocol, aspect, score) "
+                        "VALUES (?, 'j', 'multi-aspect', 'helpfulness', 3)", [rid])
+            con.execute("INSERT INTO critical_error_checks (response_id, detector_version, labels) "
+                        "VALUES (?, 'ce-v1', [])", [rid])
+        changed = write_grid(config, config.read_text(encoding="utf-8").replace("max_new_tokens: 4", "max_new_tokens: 5"))
+        with pytest.raises(BenchError, match=r"model 'tiny-base' zero-shot en: the store holds 2 response\(s\) of "
+                                             r"another setting under this name .*\(\+2 more setting\(s\)\).*--replace"):
+            run_grid(ws, load_grid(changed), limit=2, progress=False)
+        assert ws.store.query("SELECT COUNT(*) FROM responses")[0][0] == 6  # nothing was touched
+
+        again = run_grid(ws, load_grid(changed), limit=2, progress=False, replace=True)
+        assert again.replaced == 6 and again.generated == 6
+        rows = ws.store.query("SELECT model, method, COUNT(*), COUNT(DISTINCT run_key) FROM responses "
+                              "GROUP BY ALL ORDER BY ALL")
+        assert rows == [("tiny-base", "urial", 2, 1), ("tiny-base", "zero-shot", 2, 1), ("tiny-chat", "chat", 2, 1)]
+        assert not old & {r[0] for r in ws.store.query("SELECT response_id FROM responses")}
+        assert ws.store.query("SELECT COUNT(*) FROM judgements")[0][0] == 0
+        assert ws.store.query("SELECT COUNT(*) FROM critical_error_checks")[0][0] == 0
+        assert run_grid(ws, load_grid(changed), limit=2, progress=False).generated == 0  # and it resumes as usual
+    finally:
+        ws.close()
