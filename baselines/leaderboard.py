@@ -250,6 +250,17 @@ _LABEL_SOURCES = {
 }
 _DETECTOR_VERSIONS = "SELECT COUNT(DISTINCT detector_version) FROM critical_error_checks"
 
+# Critical-error rates per model x method x language over every checked response, whatever judged it
+# (labels do not depend on the judge): the heatmap's data.
+_ERROR_RATES_SQL = """
+WITH {ctes}
+SELECT model, method, language, COUNT(*) AS n, COUNT(labels) AS checked,
+       list_aggregate(flatten(list(labels)), 'histogram') AS label_counts
+FROM resp
+GROUP BY ALL
+ORDER BY model, method, language
+"""
+
 # One row per response of every group: its value for each aspect (NULL = missing), sorted by group.
 _CELLS_SQL = """
 WITH {ctes}
@@ -440,6 +451,23 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
             cis = intervals.get(key, {})
             for a in (*ASPECTS, "overall"):
                 row[f"{a}_ci"] = cis.get(a) if row[a] is not None else None
+        out.append(row)
+    return out
+
+
+def error_rate_rows(store, filters: dict | None = None) -> list[dict[str, Any]]:
+    """One row per model × method × language: ``n``, ``checked`` and ``err_<label>`` (share of the
+    checked responses, latest check each) over all its responses, judged or not."""
+    ctes, params = _query_parts("aspect", filters, None, False, "none", _labels_source(store))
+    sql = _ERROR_RATES_SQL.format(ctes=ctes)
+    rows = store.query_dicts(sql, _used_params(sql, params))
+    labels = sorted(set(known_labels()) | {lab for r in rows for lab in (r["label_counts"] or {})})
+    out = []
+    for r in rows:
+        checked, counts = int(r["checked"]), r["label_counts"] or {}
+        row = {"model": r["model"], "method": r["method"], "language": r["language"], "n": int(r["n"]),
+               "checked": checked}
+        row.update({label_key(lab): counts.get(lab, 0) / checked if checked else None for lab in labels})
         out.append(row)
     return out
 

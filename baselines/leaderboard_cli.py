@@ -267,9 +267,12 @@ def render(rows, fmt: str, by: str, note: str, *, color: bool = False) -> str:
 
 # -- plots -------------------------------------------------------------------------------------
 
-def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
+def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path,
+                     error_rows: Sequence[dict[str, Any]] | None = None) -> tuple[Path, Path]:
     """Grouped bars of overall per model (series: method/language) and a heatmap of error rates.
 
+    ``error_rows`` (:func:`baselines.leaderboard.error_rate_rows`) gives each system's error rates over
+    all its responses; without it they come from ``rows`` (per judge: the row covering most responses).
     Writes ``out`` and ``<stem>_errors.png`` beside it; returns both paths.
     """
     import matplotlib
@@ -332,13 +335,14 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[P
 
     # heatmap of critical-error rates: one row per model / method / language (errors do not depend on
     # the judge; when several judges' rows exist, the one covering most responses is used)
-    labels = sorted({k for r in rows for k in r if k.startswith("err_") and not k.endswith("_ci")})
+    source = rows if error_rows is None else error_rows
+    labels = sorted({k for r in source for k in r if k.startswith("err_") and not k.endswith("_ci")})
     by_system: dict[str, dict[str, Any]] = {}
-    for r in sorted(rows, key=lambda r: -r["n"]):
+    for r in sorted(source, key=lambda r: -r["n"]):
         name = f"{r['model']} / {r['method']} / {r['language']}"
         if name not in by_system or all(by_system[name].get(k) is None for k in labels):
             by_system[name] = {k: r.get(k) for k in labels}
-    order = list(dict.fromkeys(f"{r['model']} / {r['method']} / {r['language']}" for r in rows))
+    order = list(dict.fromkeys(f"{r['model']} / {r['method']} / {r['language']}" for r in source))
     by_system = {name: by_system[name] for name in order}
     systems = list(by_system)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(labels) + 4), max(2.5, 0.45 * len(systems) + 1.8)))
@@ -361,7 +365,8 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[P
                 ax.text(j, i, "not checked" if np.isnan(v) else f"{v:.1f}%", ha="center", va="center", fontsize=8,
                         color="white" if not np.isnan(v) and v > 0.6 * vmax else "black")
         fig.colorbar(im, ax=ax, label="% of checked responses")
-    ax.set_title("Critical-error rates (latest detector run per response)")
+    ax.set_title("Critical-error rates (all responses, latest detector run each)" if error_rows is not None
+                 else "Critical-error rates (latest detector run per response)")
     fig.tight_layout()
     with atomic_path(errors_out) as tmp:
         fig.savefig(tmp, dpi=130, format="png")
@@ -406,7 +411,7 @@ def leaderboard(ctx, by, fmt, out, judge, na_as_five, task, topic, source, diffi
     """Average scores per model × method × language (and judge), with intervals and error rates."""
     if ctx.invoked_subcommand is not None:
         return
-    from baselines.leaderboard import leaderboard_rows
+    from baselines.leaderboard import error_rate_rows, leaderboard_rows
 
     store = ctx.obj.workspace.store
     filters = {"task": task, "topic": topic, "source": source, "difficulty": difficulty, "category": category,
@@ -423,7 +428,7 @@ def leaderboard(ctx, by, fmt, out, judge, na_as_five, task, topic, source, diffi
         plot_rows = rows if by == "aspect" else leaderboard_rows(
             store, by="aspect", filters=filters, judge=judge, na_as_five=na_as_five, ci=ci, resamples=resamples,
             seed=seed)
-        bars, heat = plot_leaderboard(plot_rows, plot)
+        bars, heat = plot_leaderboard(plot_rows, plot, error_rate_rows(store, filters=filters))
         click.echo(f"plots written to {bars} and {heat}", err=True)
 
 

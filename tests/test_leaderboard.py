@@ -377,7 +377,7 @@ def test_paired_test_detects_a_shift_and_word_count_matches_python(tmp_path):
 def test_error_rates_use_latest_check(tmp_path):
     from datetime import datetime
 
-    from baselines.leaderboard import leaderboard_rows
+    from baselines.leaderboard import error_rate_rows, leaderboard_rows
     from bench.errors import BenchError
 
     store, responses = _synthetic_store(tmp_path / "s.duckdb", methods=("zero-shot",), n=10)
@@ -395,6 +395,15 @@ def test_error_rates_use_latest_check(tmp_path):
         assert row["err_wrong_language"] == pytest.approx(5 / 10)
         assert row["err_odd_label"] == pytest.approx(2 / 10)
         assert row["err_empty"] == 0.0
+        # the heatmap's rates: every response of the system, whatever judged it (here: half unjudged)
+        with store.transaction() as con:
+            con.execute("DELETE FROM judgements WHERE response_id IN (SELECT response_id FROM responses "
+                        "WHERE TRY_CAST(item_id AS INTEGER) % 2 = 1)")
+        assert leaderboard_rows(store)[0]["missing_rate"] > 0.4
+        rates = error_rate_rows(store)
+        assert len(rates) == 1 and (rates[0]["n"], rates[0]["checked"]) == (10, 10)
+        assert rates[0]["err_wrong_language"] == pytest.approx(5 / 10) and rates[0]["err_odd_label"] == pytest.approx(0.2)
+        assert error_rate_rows(store, filters={"language": ["xx"]}) == []
         with pytest.raises(BenchError):
             leaderboard_rows(store, by="model; DROP TABLE responses")
         with pytest.raises(BenchError):
