@@ -22,6 +22,7 @@ from rich.table import Table
 from bench.atomic import atomic_open
 from bench.errors import InputError
 from bench.json_records import iter_jsonl
+from bench.label_scores import gold_labels
 from bench.languages import parse_languages
 from baselines.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
 
@@ -54,13 +55,7 @@ def _validate(path: str, lineno: int, row: Any, languages: tuple[str, ...], labe
         raise InputError(path, f"must be a string or null, got {type(fr).__name__}", record=where,
                          field="finish_reason")
     if labelled:
-        labels = row.get("labels")
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise InputError(path, "must be a list of label names", record=where, field="labels")
-        unknown = [x for x in labels if x not in LABELS]
-        if unknown:
-            raise InputError(path, f"unknown label {unknown[0]!r}; known: {', '.join(LABELS)}", record=where,
-                             field="labels")
+        gold_labels(path, row, where, LABELS)
     return row
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bench.errors import InputError
+
 
 def prf(tp: int, fp: int, fn: int, *, undefined: float | None = 0.0, digits: int = 4) -> dict[str, Any]:
     """Precision / recall / F1 of one count triple; a ratio with a zero denominator is ``undefined``."""
@@ -45,3 +47,15 @@ def label_scores(gold: Sequence[Iterable[str]], predicted: Sequence[Iterable[str
     per_label = {label: prf(*c, undefined=undefined, digits=digits) for label, c in counts.items()}
     micro = prf(*(sum(c[i] for c in counts.values()) for i in range(3)), undefined=undefined, digits=digits)
     return per_label, micro
+
+
+def gold_labels(file: str, row: dict[str, Any], record: str, known: Sequence[str], noun: str = "label") -> list[str]:
+    """The ``labels`` field of a labelled dev-set record: a list of known names, else one InputError."""
+    labels = row.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise InputError(file, f"must be a list of {noun} names", record=record, field="labels")
+    unknown = [x for x in labels if x not in known]
+    if unknown:
+        raise InputError(file, f"unknown {noun} {unknown[0]!r}; known: {', '.join(known)}", record=record,
+                         field="labels")
+    return labels

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bench.errors import BenchError, InputError
 from bench.json_records import iter_jsonl
-from bench.label_scores import label_scores
+from bench.label_scores import gold_labels, label_scores
 from bench.languages import get_language
 from benchmark.qa import QA_FLAGS, TranslationQA
 
@@ -41,13 +41,7 @@ def _read_rows(path: str, labelled: bool = False) -> list[tuple[int, dict]]:
                 except BenchError as exc:
                     raise InputError(path, str(exc), record=where, field=name) from exc
         if labelled:
-            labels = row.get("labels")
-            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                raise InputError(path, "must be a list of flag names", record=where, field="labels")
-            unknown = [x for x in labels if x not in QA_FLAGS]
-            if unknown:
-                raise InputError(path, f"unknown flag {unknown[0]!r}; known: {', '.join(QA_FLAGS)}",
-                                 record=where, field="labels")
+            gold_labels(path, row, where, QA_FLAGS, noun="flag")
         rows.append((lineno, row))
     if not rows:
         raise InputError(path, "no records (empty file)")
