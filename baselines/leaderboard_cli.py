@@ -292,13 +292,18 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path,
         return r["model"] + (f"\n[{r['judge'] or 'no judge'}]" if many_judges else "")
 
     groups = list(dict.fromkeys(xlabel(r) for r in rows))
-    series = list(dict.fromkeys(f"{r['method']} / {r['language']}" for r in rows))
+    all_series = list(dict.fromkeys(f"{r['method']} / {r['language']}" for r in rows))
     values = {(xlabel(r), f"{r['method']} / {r['language']}"): r for r in rows}
+    # a series without any score gets no bar, colour or legend entry: it is named under the chart instead
+    series = [name for name in all_series if any((values.get((g, name)) or {}).get("overall") is not None
+                                                 for g in groups)]
+    unscored = [name for name in all_series if name not in series]
 
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) * max(1, len(series)) ** 0.5 + 2), 4.8))
     width = 0.8 / max(1, len(series))
     x = np.arange(len(groups))
-    cmap = plt.get_cmap("tab10")
+    cmap = plt.get_cmap("tab10" if len(series) <= 10 else "tab20")
+    n_colours = 10 if len(series) <= 10 else 20
     for s_index, name in enumerate(series):
         heights, lows, highs, present = [], [], [], []
         for g in groups:
@@ -311,11 +316,11 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path,
             highs.append(ci[1] - v if v is not None and ci else 0.0)
         pos = x - 0.4 + width * (s_index + 0.5)
         mask = np.array(present)
-        bars = ax.bar(pos[mask], np.array(heights)[mask], width * 0.92, label=name, color=cmap(s_index % 10),
+        bars = ax.bar(pos[mask], np.array(heights)[mask], width * 0.92, label=name, color=cmap(s_index % n_colours),
                       yerr=[np.array(lows)[mask], np.array(highs)[mask]], capsize=3, error_kw={"elinewidth": 1})
         tops = np.array(heights)[mask] + np.array(highs)[mask]
         for bar, h, top in zip(bars, np.array(heights)[mask], tops):
-            ax.annotate(f"{h:.2f}", (bar.get_x() + bar.get_width() / 2, min(top, 5.0) + 0.03), ha="center",
+            ax.annotate(f"{h:.2f}", (bar.get_x() + bar.get_width() / 2, min(top, 5.0) + 0.08), ha="center",
                         va="bottom", fontsize=7, rotation=90 if len(series) > 2 else 0)
     ax.set_xticks(x)
     ax.set_xticklabels(groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center",
@@ -328,7 +333,10 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path,
     if series:
         ax.legend(title="method / language", fontsize=8, title_fontsize=8, loc="upper left",
                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    fig.tight_layout()
+    if unscored:
+        fig.text(0.01, 0.01, "no score (every cell missing): " + ", ".join(unscored), fontsize=8, ha="left",
+                 va="bottom", color="#555555", wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if unscored else 0, 1, 1))
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=130, format="png")
     plt.close(fig)
