@@ -549,6 +549,34 @@ def _bootstrap_intervals(store, sql: str, params: dict[str, Any], resamples: int
 
 # -- paired comparison -------------------------------------------------------------------------
 
+def _pick_judge(store, model: str, lang: str, method_a: str, method_b: str, aspect: str) -> list[str]:
+    """The judges that scored both methods for this model and language."""
+    judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "lang": lang, "a": method_a, "b": method_b,
+                                                "aspect": aspect})
+    need = 1 if method_a == method_b else 2
+    return [j for j, methods in judges if methods >= need]
+
+
+def _paired_values(store, model: str, lang: str, method_a: str, method_b: str, aspect: str, judge: str,
+                   na_as_five: bool) -> dict[str, tuple[float, float]]:
+    """item id -> (A's value, B's value) over the items both methods have a value for."""
+    rows = store.query(_PAIRED_SQL, {"model": model, "lang": lang, "a": method_a, "b": method_b, "judge": judge,
+                                     "aspect": aspect, "na_as_five": bool(na_as_five)})
+    return {str(item): (float(a), float(b)) for item, a, b in rows}
+
+
+def _paired_stats(d: np.ndarray, resamples: int, seed: int) -> tuple[float, list[float], float]:
+    """Mean of the paired differences, its 95% bootstrap interval and a two-sided sign-flip p-value."""
+    n = d.size
+    observed = float(d.mean())
+    boot = bootstrap_means(d[:, None], resample_counts(n, resamples, seed))[:, 0]
+    rng = np.random.default_rng([int(seed), n, 1])
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, n))
+    permuted = np.abs(signs @ d) / n
+    p_value = float((1 + np.sum(permuted >= abs(observed) - 1e-12)) / (resamples + 1))
+    return observed, [float(x) for x in np.percentile(boot, [2.5, 97.5])], min(1.0, p_value)
+
+
 def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspect: str = "overall", *,
                 judge: str | None = None, na_as_five: bool = False, resamples: int = 10_000,
                 seed: int = DEFAULT_SEED) -> dict[str, Any]:
@@ -561,33 +589,58 @@ def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspe
     if aspect not in (*ASPECTS, "overall"):
         raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
     if judge is None:
-        judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "lang": lang, "a": method_a, "b": method_b,
-                                                    "aspect": aspect})
-        need = 1 if method_a == method_b else 2
-        usable = [j for j, methods in judges if methods >= need]
+        usable = _pick_judge(store, model, lang, method_a, method_b, aspect)
         if not usable:
             raise BenchError(f"no judge scored both {method_a} and {method_b} for {model} ({lang})")
         if len(usable) > 1:
             raise BenchError(f"several judges scored {model} ({lang}): {', '.join(usable)}; pass --judge")
         judge = usable[0]
-    rows = store.query(_PAIRED_SQL, {"model": model, "lang": lang, "a": method_a, "b": method_b, "judge": judge,
-                                     "aspect": aspect, "na_as_five": bool(na_as_five)})
+    values = _paired_values(store, model, lang, method_a, method_b, aspect, judge, na_as_five)
     result: dict[str, Any] = {"model": model, "language": lang, "method_a": method_a, "method_b": method_b,
-                              "aspect": aspect, "judge": judge, "n": len(rows)}
-    if not rows:
+                              "aspect": aspect, "judge": judge, "n": len(values)}
+    if not values:
         return {**result, "mean_a": None, "mean_b": None, "diff": None, "ci": None, "p_value": None}
-    a = np.array([r[1] for r in rows], dtype=np.float64)
-    b = np.array([r[2] for r in rows], dtype=np.float64)
-    d = a - b
-    n = d.size
-    observed = float(d.mean())
-    boot = bootstrap_means(d[:, None], resample_counts(n, resamples, seed))[:, 0]
-    rng = np.random.default_rng([int(seed), n, 1])
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, n))
-    permuted = np.abs(signs @ d) / n
-    p_value = float((1 + np.sum(permuted >= abs(observed) - 1e-12)) / (resamples + 1))
-    return {**result, "mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff": observed,
-            "ci": [float(x) for x in np.percentile(boot, [2.5, 97.5])], "p_value": min(1.0, p_value)}
+    a = np.array([v[0] for v in values.values()], dtype=np.float64)
+    b = np.array([v[1] for v in values.values()], dtype=np.float64)
+    diff, ci, p_value = _paired_stats(a - b, resamples, seed)
+    return {**result, "mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff": diff, "ci": ci,
+            "p_value": p_value}
+
+
+def gap_test(store, model: str, lang: str, base_lang: str, method_a: str, method_b: str, aspect: str = "overall",
+             *, judge: str | None = None, na_as_five: bool = False, resamples: int = 10_000,
+             seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """Does the A - B gap differ between ``lang`` and ``base_lang`` (e.g. "the gap grows in French")?
+
+    Items are aligned by id across languages (the dataset's configs share ids). Per item present in
+    all four cells, ``d = (A - B in lang) - (A - B in base_lang)``; ``diff`` = mean(d), ``ci`` its 95%
+    paired bootstrap interval, ``p_value`` a two-sided sign-flip permutation test of mean(d) = 0.
+    ``gap`` and ``base_gap`` are the mean A - B in each language over those same items.
+    """
+    if aspect not in (*ASPECTS, "overall"):
+        raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
+    if lang == base_lang:
+        raise BenchError(f"compare a language with another one, not with itself ('{lang}')")
+    if judge is None:
+        usable = sorted(set(_pick_judge(store, model, lang, method_a, method_b, aspect))
+                        & set(_pick_judge(store, model, base_lang, method_a, method_b, aspect)))
+        if not usable:
+            raise BenchError(f"no judge scored both {method_a} and {method_b} for {model} in both {lang} and {base_lang}")
+        if len(usable) > 1:
+            raise BenchError(f"several judges scored {model} ({lang}, {base_lang}): {', '.join(usable)}; pass --judge")
+        judge = usable[0]
+    here = _paired_values(store, model, lang, method_a, method_b, aspect, judge, na_as_five)
+    there = _paired_values(store, model, base_lang, method_a, method_b, aspect, judge, na_as_five)
+    items = sorted(set(here) & set(there))
+    result: dict[str, Any] = {"model": model, "language": lang, "base_language": base_lang, "method_a": method_a,
+                              "method_b": method_b, "aspect": aspect, "judge": judge, "n": len(items)}
+    if not items:
+        return {**result, "gap": None, "base_gap": None, "diff": None, "ci": None, "p_value": None}
+    gap = np.array([here[i][0] - here[i][1] for i in items], dtype=np.float64)
+    base = np.array([there[i][0] - there[i][1] for i in items], dtype=np.float64)
+    diff, ci, p_value = _paired_stats(gap - base, resamples, seed)
+    return {**result, "gap": float(gap.mean()), "base_gap": float(base.mean()), "diff": diff, "ci": ci,
+            "p_value": p_value}
 
 
 # -- export ------------------------------------------------------------------------------------

@@ -446,16 +446,38 @@ def leaderboard(ctx, by, fmt, out, judge, na_as_five, task, topic, source, diffi
 @click.option("--a", "method_a", required=True, metavar="METHOD")
 @click.option("--b", "method_b", required=True, metavar="METHOD")
 @click.option("--aspect", type=click.Choice(("overall", *ASPECTS)), default="overall", show_default=True)
+@click.option("--against", "base_language", default=None, metavar="LANG",
+              help="Compare the A - B gap in --language with the gap in LANG over the same items (e.g. does "
+                   "URIAL's lead over zero-shot grow in French compared with English?).")
 @click.option("--judge", default=None, help="Judge whose scores to compare (needed when several scored both).")
 @click.option("--na-as-five", is_flag=True, help="Count N/A scores as 5.")
 @click.option("--resamples", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True)
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 @click.pass_obj
-def compare(ctx, model, language, method_a, method_b, aspect, judge, na_as_five, resamples, seed, fmt) -> None:
-    """Paired comparison of two methods on the items both were scored on (bootstrap CI, permutation p)."""
-    from baselines.leaderboard import paired_test
+def compare(ctx, model, language, method_a, method_b, aspect, base_language, judge, na_as_five, resamples, seed,
+            fmt) -> None:
+    """Paired comparison of two methods on the items both were scored on (bootstrap CI, permutation p);
+    with --against, the difference of their gap between two languages."""
+    from baselines.leaderboard import gap_test, paired_test
 
+    if base_language:
+        result = gap_test(ctx.workspace.store, model, language, base_language, method_a, method_b, aspect,
+                          judge=judge, na_as_five=na_as_five, resamples=resamples, seed=seed)
+        if fmt == "json":
+            click.echo(json.dumps(result, ensure_ascii=False))
+            return
+        if not result["n"]:
+            click.echo(f"{model}: no item scored for both {method_a} and {method_b} in both {language} and "
+                       f"{base_language} on {aspect}")
+            return
+        lo, hi = result["ci"]
+        click.echo(f"{model}, {aspect}, judge {result['judge']}, {result['n']} items scored in both languages: "
+                   f"{method_a} - {method_b} = {result['gap']:+.3f} in {language}, {result['base_gap']:+.3f} in "
+                   f"{base_language}")
+        click.echo(f"gap difference ({language} - {base_language}) {result['diff']:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]"
+                   f"  p = {result['p_value']:.4f}")
+        return
     result = paired_test(ctx.workspace.store, model, language, method_a, method_b, aspect, judge=judge,
                          na_as_five=na_as_five, resamples=resamples, seed=seed)
     if fmt == "json":

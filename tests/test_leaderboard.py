@@ -374,6 +374,73 @@ def test_paired_test_detects_a_shift_and_word_count_matches_python(tmp_path):
         store.close()
 
 
+def _two_language_store(path: Path, gaps: dict[str, float], n: int = 30, seed: int = 3):
+    """Model 'tiny', urial vs zero-shot in each language of ``gaps``: urial = zero-shot + gap + noise."""
+    import numpy as np
+
+    from bench.ids import response_id, run_key
+    from bench.store import Store
+
+    rng = np.random.default_rng(seed)
+    store = Store(path)
+    responses, judgements = [], []
+    for lang, gap in gaps.items():
+        base = rng.integers(1, 4, size=n).astype(float)
+        for method, shift in (("zero-shot", 0.0), ("urial", gap)):
+            key = run_key(model="tiny", method=method)
+            noise = rng.normal(0, 0.3, size=n)
+            for i in range(n):
+                rid = response_id(key, i, lang)
+                responses.append({"response_id": rid, "run_key": key, "model": "tiny", "method": method,
+                                  "lang": lang, "item_id": str(i), "instruction": "q", "category": "regular",
+                                  "output": "w w"})
+                for a in ASPECTS5:
+                    score = float(base[i] + shift + noise[i])
+                    judgements.append({"response_id": rid, "judge": "j", "protocol": "multi-aspect", "aspect": a,
+                                       "score": score, "raw_score": str(score)})
+    _insert(store, responses, judgements)
+    return store
+
+
+def test_gap_test_finds_a_wider_gap_in_another_language(tmp_path):
+    from baselines.leaderboard import gap_test, paired_test
+    from bench.errors import BenchError
+
+    store = _two_language_store(tmp_path / "s.duckdb", {"en": 0.3, "fr": 1.3})
+    try:
+        res = gap_test(store, "tiny", "fr", "en", "urial", "zero-shot", resamples=4000)
+        fr = paired_test(store, "tiny", "fr", "urial", "zero-shot", resamples=4000)
+        en = paired_test(store, "tiny", "en", "urial", "zero-shot", resamples=4000)
+        assert res["n"] == 30 and res["judge"] == "j"
+        assert res["gap"] == pytest.approx(fr["diff"]) and res["base_gap"] == pytest.approx(en["diff"])
+        assert res["diff"] == pytest.approx(fr["diff"] - en["diff"])
+        assert 0.6 < res["diff"] < 1.4 and res["ci"][0] > 0 and res["p_value"] < 0.01
+        with pytest.raises(BenchError, match="not with itself"):
+            gap_test(store, "tiny", "fr", "fr", "urial", "zero-shot")
+        with pytest.raises(BenchError, match="in both fr and es"):
+            gap_test(store, "tiny", "fr", "es", "urial", "zero-shot")
+    finally:
+        store.close()
+    same = _two_language_store(tmp_path / "t.duckdb", {"en": 0.8, "fr": 0.8}, seed=5)
+    try:
+        res = gap_test(same, "tiny", "fr", "en", "urial", "zero-shot", resamples=4000)
+        assert res["ci"][0] < 0 < res["ci"][1] and res["p_value"] > 0.05
+    finally:
+        same.close()
+
+
+def test_compare_against_language_cli(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _two_language_store(ws / "bench.duckdb", {"en": 0.3, "fr": 1.3}).close()
+    out = json.loads(invoke(ws, "leaderboard", "compare", "--model", "tiny", "--language", "fr", "--against", "en",
+                            "--a", "urial", "--b", "zero-shot", "--format", "json").stdout)
+    assert out["base_language"] == "en" and out["n"] == 30 and out["diff"] > 0.5
+    text = invoke(ws, "leaderboard", "compare", "--model", "tiny", "--language", "fr", "--against", "en",
+                  "--a", "urial", "--b", "zero-shot").stdout
+    assert "gap difference (fr - en) +" in text and "30 items scored in both languages" in text
+
+
 def test_error_rates_use_latest_check(tmp_path):
     from datetime import datetime
 
