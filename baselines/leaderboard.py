@@ -271,30 +271,34 @@ GROUP BY ALL
 ORDER BY rj.model, rj.method, rj.language, rj.judge NULLS LAST, rj.by_value NULLS LAST, rj.response_id
 """
 
+# Paired comparisons: side A is ($model, $a), side B is ($model_b, $b) (the same model for two
+# methods, or e.g. an instruct model's chat answers against its base model's URIAL answers).
+_PAIR_FILTER = "((r.model = $model AND r.method = $a) OR (r.model = $model_b AND r.method = $b))"
 _PAIRED_JUDGES_SQL = f"""
-SELECT j.judge, COUNT(DISTINCT r.method) AS methods
+SELECT j.judge, COUNT(DISTINCT (r.model, r.method)) AS sides
 FROM responses r JOIN judgements j USING (response_id)
-WHERE r.model = $model AND r.lang = $lang AND r.method IN ($a, $b)
+WHERE r.lang = $lang AND {_PAIR_FILTER}
   AND CASE WHEN $aspect = 'overall' THEN j.aspect IN ({", ".join(f"'{a}'" for a in REGULAR_ASPECTS)}) ELSE j.aspect = $aspect END
 GROUP BY j.judge ORDER BY j.judge
 """
 
 _PAIRED_SQL = f"""
 WITH v AS (
-    SELECT r.item_id, r.method, j.aspect, {_VALUE_SQL} AS value
+    SELECT r.item_id, r.model, r.method, j.aspect, {_VALUE_SQL} AS value
     FROM responses r JOIN judgements j USING (response_id)
-    WHERE r.model = $model AND r.lang = $lang AND r.method IN ($a, $b) AND j.judge = $judge
+    WHERE r.lang = $lang AND j.judge = $judge AND {_PAIR_FILTER}
 ),
 per AS (
-    SELECT item_id, method,
+    SELECT item_id, model, method,
            CASE WHEN $aspect = 'overall'
                 THEN AVG(value) FILTER (WHERE aspect IN ({", ".join(f"'{a}'" for a in REGULAR_ASPECTS)}))
                 ELSE AVG(value) FILTER (WHERE aspect = $aspect) END AS value
-    FROM v GROUP BY item_id, method
+    FROM v GROUP BY item_id, model, method
 )
 SELECT a.item_id, a.value AS value_a, b.value AS value_b
 FROM per a JOIN per b USING (item_id)
-WHERE a.method = $a AND b.method = $b AND a.value IS NOT NULL AND b.value IS NOT NULL
+WHERE a.model = $model AND a.method = $a AND b.model = $model_b AND b.method = $b
+  AND a.value IS NOT NULL AND b.value IS NOT NULL
 ORDER BY TRY_CAST(a.item_id AS BIGINT) NULLS LAST, a.item_id
 """
 
@@ -549,20 +553,24 @@ def _bootstrap_intervals(store, sql: str, params: dict[str, Any], resamples: int
 
 # -- paired comparison -------------------------------------------------------------------------
 
-def _pick_judge(store, model: str, lang: str, method_a: str, method_b: str, aspect: str) -> list[str]:
-    """The judges that scored both methods for this model and language."""
-    judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "lang": lang, "a": method_a, "b": method_b,
-                                                "aspect": aspect})
-    need = 1 if method_a == method_b else 2
-    return [j for j, methods in judges if methods >= need]
+def _pick_judge(store, model: str, model_b: str, lang: str, method_a: str, method_b: str, aspect: str) -> list[str]:
+    """The judges that scored both sides in this language."""
+    judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "model_b": model_b, "lang": lang, "a": method_a,
+                                                "b": method_b, "aspect": aspect})
+    need = 1 if (model, method_a) == (model_b, method_b) else 2
+    return [j for j, sides in judges if sides >= need]
 
 
-def _paired_values(store, model: str, lang: str, method_a: str, method_b: str, aspect: str, judge: str,
-                   na_as_five: bool) -> dict[str, tuple[float, float]]:
-    """item id -> (A's value, B's value) over the items both methods have a value for."""
-    rows = store.query(_PAIRED_SQL, {"model": model, "lang": lang, "a": method_a, "b": method_b, "judge": judge,
-                                     "aspect": aspect, "na_as_five": bool(na_as_five)})
+def _paired_values(store, model: str, model_b: str, lang: str, method_a: str, method_b: str, aspect: str,
+                   judge: str, na_as_five: bool) -> dict[str, tuple[float, float]]:
+    """item id -> (A's value, B's value) over the items both sides have a value for."""
+    rows = store.query(_PAIRED_SQL, {"model": model, "model_b": model_b, "lang": lang, "a": method_a,
+                                     "b": method_b, "judge": judge, "aspect": aspect, "na_as_five": bool(na_as_five)})
     return {str(item): (float(a), float(b)) for item, a, b in rows}
+
+
+def _sides(model: str, method_a: str, model_b: str, method_b: str) -> str:
+    return f"{method_a} and {method_b}" if model == model_b else f"{model} {method_a} and {model_b} {method_b}"
 
 
 def _paired_stats(d: np.ndarray, resamples: int, seed: int) -> tuple[float, list[float], float]:
@@ -579,8 +587,9 @@ def _paired_stats(d: np.ndarray, resamples: int, seed: int) -> tuple[float, list
 
 def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspect: str = "overall", *,
                 judge: str | None = None, na_as_five: bool = False, resamples: int = 10_000,
-                seed: int = DEFAULT_SEED) -> dict[str, Any]:
-    """Method A vs B for one model and language over the items both have a score for.
+                seed: int = DEFAULT_SEED, model_b: str | None = None) -> dict[str, Any]:
+    """Method A vs B for one model (B: ``model_b``'s answers when given) and language over the
+    items both have a score for.
 
     Per item the score is the aspect's (``overall``: mean of the item's regular-aspect scores).
     ``diff`` = mean(A) - mean(B); ``ci`` = 95% paired bootstrap interval of the diff; ``p_value``
@@ -588,16 +597,17 @@ def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspe
     """
     if aspect not in (*ASPECTS, "overall"):
         raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
+    model_b = model_b or model
     if judge is None:
-        usable = _pick_judge(store, model, lang, method_a, method_b, aspect)
+        usable = _pick_judge(store, model, model_b, lang, method_a, method_b, aspect)
         if not usable:
-            raise BenchError(f"no judge scored both {method_a} and {method_b} for {model} ({lang})")
+            raise BenchError(f"no judge scored both {_sides(model, method_a, model_b, method_b)} for {model} ({lang})")
         if len(usable) > 1:
             raise BenchError(f"several judges scored {model} ({lang}): {', '.join(usable)}; pass --judge")
         judge = usable[0]
-    values = _paired_values(store, model, lang, method_a, method_b, aspect, judge, na_as_five)
-    result: dict[str, Any] = {"model": model, "language": lang, "method_a": method_a, "method_b": method_b,
-                              "aspect": aspect, "judge": judge, "n": len(values)}
+    values = _paired_values(store, model, model_b, lang, method_a, method_b, aspect, judge, na_as_five)
+    result: dict[str, Any] = {"model": model, "model_b": model_b, "language": lang, "method_a": method_a,
+                              "method_b": method_b, "aspect": aspect, "judge": judge, "n": len(values)}
     if not values:
         return {**result, "mean_a": None, "mean_b": None, "diff": None, "ci": None, "p_value": None}
     a = np.array([v[0] for v in values.values()], dtype=np.float64)
@@ -609,7 +619,7 @@ def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspe
 
 def gap_test(store, model: str, lang: str, base_lang: str, method_a: str, method_b: str, aspect: str = "overall",
              *, judge: str | None = None, na_as_five: bool = False, resamples: int = 10_000,
-             seed: int = DEFAULT_SEED) -> dict[str, Any]:
+             seed: int = DEFAULT_SEED, model_b: str | None = None) -> dict[str, Any]:
     """Does the A - B gap differ between ``lang`` and ``base_lang`` (e.g. "the gap grows in French")?
 
     Items are aligned by id across languages (the dataset's configs share ids). Per item present in
@@ -621,19 +631,22 @@ def gap_test(store, model: str, lang: str, base_lang: str, method_a: str, method
         raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
     if lang == base_lang:
         raise BenchError(f"compare a language with another one, not with itself ('{lang}')")
+    model_b = model_b or model
     if judge is None:
-        usable = sorted(set(_pick_judge(store, model, lang, method_a, method_b, aspect))
-                        & set(_pick_judge(store, model, base_lang, method_a, method_b, aspect)))
+        usable = sorted(set(_pick_judge(store, model, model_b, lang, method_a, method_b, aspect))
+                        & set(_pick_judge(store, model, model_b, base_lang, method_a, method_b, aspect)))
         if not usable:
-            raise BenchError(f"no judge scored both {method_a} and {method_b} for {model} in both {lang} and {base_lang}")
+            raise BenchError(f"no judge scored both {_sides(model, method_a, model_b, method_b)} for {model} "
+                             f"in both {lang} and {base_lang}")
         if len(usable) > 1:
             raise BenchError(f"several judges scored {model} ({lang}, {base_lang}): {', '.join(usable)}; pass --judge")
         judge = usable[0]
-    here = _paired_values(store, model, lang, method_a, method_b, aspect, judge, na_as_five)
-    there = _paired_values(store, model, base_lang, method_a, method_b, aspect, judge, na_as_five)
+    here = _paired_values(store, model, model_b, lang, method_a, method_b, aspect, judge, na_as_five)
+    there = _paired_values(store, model, model_b, base_lang, method_a, method_b, aspect, judge, na_as_five)
     items = sorted(set(here) & set(there))
-    result: dict[str, Any] = {"model": model, "language": lang, "base_language": base_lang, "method_a": method_a,
-                              "method_b": method_b, "aspect": aspect, "judge": judge, "n": len(items)}
+    result: dict[str, Any] = {"model": model, "model_b": model_b, "language": lang, "base_language": base_lang,
+                              "method_a": method_a, "method_b": method_b, "aspect": aspect, "judge": judge,
+                              "n": len(items)}
     if not items:
         return {**result, "gap": None, "base_gap": None, "diff": None, "ci": None, "p_value": None}
     gap = np.array([here[i][0] - here[i][1] for i in items], dtype=np.float64)

@@ -446,6 +446,9 @@ def leaderboard(ctx, by, fmt, out, judge, na_as_five, task, topic, source, diffi
 @click.option("--a", "method_a", required=True, metavar="METHOD")
 @click.option("--b", "method_b", required=True, metavar="METHOD")
 @click.option("--aspect", type=click.Choice(("overall", *ASPECTS)), default="overall", show_default=True)
+@click.option("--model-b", default=None, metavar="MODEL",
+              help="Side B's model (default: --model), e.g. the instruct sibling's chat answers against the base "
+                   "model's URIAL answers.")
 @click.option("--against", "base_language", default=None, metavar="LANG",
               help="Compare the A - B gap in --language with the gap in LANG over the same items (e.g. does "
                    "URIAL's lead over zero-shot grow in French compared with English?).")
@@ -455,38 +458,40 @@ def leaderboard(ctx, by, fmt, out, judge, na_as_five, task, topic, source, diffi
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 @click.pass_obj
-def compare(ctx, model, language, method_a, method_b, aspect, base_language, judge, na_as_five, resamples, seed,
-            fmt) -> None:
+def compare(ctx, model, language, method_a, method_b, aspect, model_b, base_language, judge, na_as_five, resamples,
+            seed, fmt) -> None:
     """Paired comparison of two methods on the items both were scored on (bootstrap CI, permutation p);
     with --against, the difference of their gap between two languages."""
     from baselines.leaderboard import gap_test, paired_test
 
+    model_b = model_b or model
+    side_a, side_b = (method_a, method_b) if model_b == model else (f"{model} {method_a}", f"{model_b} {method_b}")
     if base_language:
         result = gap_test(ctx.workspace.store, model, language, base_language, method_a, method_b, aspect,
-                          judge=judge, na_as_five=na_as_five, resamples=resamples, seed=seed)
+                          judge=judge, na_as_five=na_as_five, resamples=resamples, seed=seed, model_b=model_b)
         if fmt == "json":
             click.echo(json.dumps(result, ensure_ascii=False))
             return
         if not result["n"]:
-            click.echo(f"{model}: no item scored for both {method_a} and {method_b} in both {language} and "
+            click.echo(f"{model}: no item scored for both {side_a} and {side_b} in both {language} and "
                        f"{base_language} on {aspect}")
             return
         lo, hi = result["ci"]
         click.echo(f"{model}, {aspect}, judge {result['judge']}, {result['n']} items scored in both languages: "
-                   f"{method_a} - {method_b} = {result['gap']:+.3f} in {language}, {result['base_gap']:+.3f} in "
+                   f"{side_a} - {side_b} = {result['gap']:+.3f} in {language}, {result['base_gap']:+.3f} in "
                    f"{base_language}")
         click.echo(f"gap difference ({language} - {base_language}) {result['diff']:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]"
                    f"  p = {result['p_value']:.4f}")
         return
     result = paired_test(ctx.workspace.store, model, language, method_a, method_b, aspect, judge=judge,
-                         na_as_five=na_as_five, resamples=resamples, seed=seed)
+                         na_as_five=na_as_five, resamples=resamples, seed=seed, model_b=model_b)
     if fmt == "json":
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     if not result["n"]:
-        click.echo(f"{model} ({language}): no items scored for both {method_a} and {method_b} on {aspect}")
+        click.echo(f"{model} ({language}): no items scored for both {side_a} and {side_b} on {aspect}")
         return
     lo, hi = result["ci"]
-    click.echo(f"{model} ({language}), {aspect}, judge {result['judge']}: {method_a} {result['mean_a']:.3f} vs "
-               f"{method_b} {result['mean_b']:.3f} over {result['n']} shared items")
+    click.echo(f"{model} ({language}), {aspect}, judge {result['judge']}: {side_a} {result['mean_a']:.3f} vs "
+               f"{side_b} {result['mean_b']:.3f} over {result['n']} shared items")
     click.echo(f"diff {result['diff']:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]  p = {result['p_value']:.4f}")

@@ -374,8 +374,10 @@ def test_paired_test_detects_a_shift_and_word_count_matches_python(tmp_path):
         store.close()
 
 
-def _two_language_store(path: Path, gaps: dict[str, float], n: int = 30, seed: int = 3):
-    """Model 'tiny', urial vs zero-shot in each language of ``gaps``: urial = zero-shot + gap + noise."""
+def _two_language_store(path: Path, gaps: dict[str, float], n: int = 30, seed: int = 3,
+                        sides=(("tiny", "zero-shot"), ("tiny", "urial"))):
+    """Side B (``sides[1]``) = side A + gap + noise in each language of ``gaps`` (default: model 'tiny',
+    urial vs zero-shot)."""
     import numpy as np
 
     from bench.ids import response_id, run_key
@@ -386,12 +388,12 @@ def _two_language_store(path: Path, gaps: dict[str, float], n: int = 30, seed: i
     responses, judgements = [], []
     for lang, gap in gaps.items():
         base = rng.integers(1, 4, size=n).astype(float)
-        for method, shift in (("zero-shot", 0.0), ("urial", gap)):
-            key = run_key(model="tiny", method=method)
+        for (model, method), shift in zip(sides, (0.0, gap)):
+            key = run_key(model=model, method=method)
             noise = rng.normal(0, 0.3, size=n)
             for i in range(n):
                 rid = response_id(key, i, lang)
-                responses.append({"response_id": rid, "run_key": key, "model": "tiny", "method": method,
+                responses.append({"response_id": rid, "run_key": key, "model": model, "method": method,
                                   "lang": lang, "item_id": str(i), "instruction": "q", "category": "regular",
                                   "output": "w w"})
                 for a in ASPECTS5:
@@ -427,6 +429,25 @@ def test_gap_test_finds_a_wider_gap_in_another_language(tmp_path):
         assert res["ci"][0] < 0 < res["ci"][1] and res["p_value"] > 0.05
     finally:
         same.close()
+
+
+def test_paired_and_gap_tests_across_two_models(tmp_path):
+    """The instruct sibling's chat answers against the base model's URIAL answers, item by item."""
+    store = _two_language_store(tmp_path / "s.duckdb", {"en": 0.2, "fr": 1.2},
+                                sides=(("base", "urial"), ("base-instruct", "chat")))
+    try:
+        from baselines.leaderboard import gap_test, paired_test
+
+        res = paired_test(store, "base-instruct", "fr", "chat", "urial", model_b="base", resamples=2000)
+        assert res["n"] == 30 and res["model_b"] == "base" and 0.8 < res["diff"] < 1.6 and res["p_value"] < 0.01
+        gap = gap_test(store, "base-instruct", "fr", "en", "chat", "urial", model_b="base", resamples=2000)
+        assert gap["n"] == 30 and gap["diff"] == pytest.approx(res["diff"] - gap["base_gap"]) and gap["ci"][0] > 0
+        from bench.errors import BenchError
+
+        with pytest.raises(BenchError, match="no judge scored both chat and urial for base-instruct"):
+            paired_test(store, "base-instruct", "fr", "chat", "urial")  # without --model-b: urial is not its own
+    finally:
+        store.close()
 
 
 def test_compare_against_language_cli(tmp_path):
