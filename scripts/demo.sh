@@ -210,13 +210,12 @@ b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" ${JUDGE_RUNS[@]+"${JUD
 step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
 # The judged answers: scores, their critical errors, bar chart + error heatmap.
 b leaderboard --judge "$JUDGE_NAME" --format markdown --out "$OUT/leaderboard.md" --plot "$OUT/leaderboard.png"
-echo "  judged answers: $OUT/leaderboard.md, plots $OUT/leaderboard.png and $OUT/leaderboard_errors.png"
+echo "  judged answers: $OUT/leaderboard.md, bar chart $OUT/leaderboard.png;"
+echo "  critical-error heatmap of all 120 answers, judged or not: $OUT/leaderboard_errors.png"
 if [ "${DEMO_JUDGE_ALL:-0}" != "1" ]; then
-  # The unjudged regular items: critical-error rates only (their bar chart has no score to show: removed).
-  b leaderboard --category regular --format markdown --out "$OUT/leaderboard-regular.md" \
-    --plot "$OUT/leaderboard-regular.png"
-  rm -f "$OUT/leaderboard-regular.png"
-  echo "  regular items (not judged here): $OUT/leaderboard-regular.md, error heatmap $OUT/leaderboard-regular_errors.png"
+  # The unjudged regular items as a table: their critical-error rates (no scores).
+  b leaderboard --category regular --format markdown --out "$OUT/leaderboard-regular.md"
+  echo "  regular items (not judged here): $OUT/leaderboard-regular.md"
 fi
 
 # ------------------------------------------------------------------------------------------ release
@@ -238,7 +237,7 @@ echo "time per step:"
 printf '%s\n' "${TIMES[@]}"
 total=$(( $(now_ms) - START_MS ))
 echo
-echo "plot:          $OUT/leaderboard.png (critical errors: $OUT/leaderboard_errors.png; regular items: $OUT/leaderboard-regular_errors.png)"
+echo "plot:          $OUT/leaderboard.png (critical errors: $OUT/leaderboard_errors.png)"
 echo "release card:  $OUT/release/README.md (results card: $OUT/release/RESULTS.md)"
 echo "dataset:       $OUT/dataset; store: $WS/bench.duckdb"
 echo "the real study (GPUs, strong judge, vLLM): docs/reproduce.md"
