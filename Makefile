@@ -1,6 +1,9 @@
 # The two commands a fresh machine needs: `make demo` (main job, offline) and `make test`.
 # Both create .venv on first use: CPU torch from the pinned wheel, then the project with dev extras.
 PYTHON ?= python3
+# Where pip finds torch: empty = the configured index (a local CPU wheel on the project's machines);
+# elsewhere TORCH_INDEX=https://download.pytorch.org/whl/cpu keeps the default PyPI build (CUDA) out.
+TORCH_INDEX ?=
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -10,7 +13,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
