@@ -7,6 +7,7 @@
 #   scripts/argilla_stack.sh up        # install if needed, start the three processes, wait until ready
 #   scripts/argilla_stack.sh down      # stop them, by the PIDs in the pid files (nothing else)
 #   scripts/argilla_stack.sh status    # exit 0 when all three run and the API answers, 3 otherwise
+#   scripts/argilla_stack.sh restart-server   # stop and start argilla-server alone (its data is kept)
 #   scripts/argilla_stack.sh install-browser   # Debian chromium, for tests/test_annotation_browser.py
 #
 # Settings (environment):
@@ -195,6 +196,11 @@ cmd_down() {
   local s; for s in "${SERVICES[@]}"; do stop_one "$s"; done
 }
 
+cmd_restart_server() {  # stop and start argilla-server alone (redis and the search engine keep running)
+  stop_one argilla
+  cmd_up
+}
+
 cmd_status() {
   local s pid rc=0
   for s in redis noida argilla; do
@@ -211,6 +217,7 @@ case "${1:-}" in
   install-browser) install_browser ;;
   up) cmd_up ;;
   down) cmd_down ;;
+  restart-server) cmd_restart_server ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|install-browser|up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-browser|up|down|restart-server|status" >&2; exit 2 ;;
 esac

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -308,6 +309,70 @@ def test_translations_push_annotate_pull_merge_agreement_and_repush(tmp_path, se
     for item in (0, 1, 2, 3):
         assert rows2[item] == rows[item]
     assert read_config(ds_dir, "es") == read_config(ds_dir, "es")  # still readable, untouched rows
+
+
+def _stack_dir() -> Path:
+    """The local stack this session started (scripts/argilla_stack.sh's default location)."""
+    explicit = os.environ.get("ARGILLA_STACK_DIR")
+    root = Path(explicit) if explicit else Path(os.environ.get("BENCH_WORKSPACE") or "bench-workspace") / "argilla"
+    return root if root.is_absolute() else REPO / root
+
+
+def _dataset_bytes(ds_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(ds_dir)): p.read_bytes() for p in sorted(ds_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.argilla
+def test_pull_while_the_server_restarts_loses_and_duplicates_nothing(tmp_path, server, argilla_env):
+    """A pull racing a server restart either completes or fails with one line and leaves the folder
+    untouched; the next pull merges every response once, and the server kept every response."""
+    stack = _stack_dir()
+    if not (stack / "pids" / "argilla.pid").is_file():
+        skip_or_fail(f"no local stack to restart at {stack} (pids/argilla.pid): start it with `make argilla-up`")
+    ds_dir = _write_dataset(tmp_path / "ds", langs=("fr",))
+    ws = tmp_path / "ws"
+    common = ["--dataset", str(ds_dir), "--workspace-name", server.workspace]
+    _cli_json("annotate", "translations", "push", *common, "--min-submitted", "2", env=argilla_env, workspace=ws)
+    fr = server.dataset(server.workspace, "ds-translation-fr")
+    records = server.records(fr["id"])
+    mt = {str(r["id"]): r["machine_translation"] for r in read_config(ds_dir, "fr")}
+    a, b = server.add_annotator(server.workspace), server.add_annotator(server.workspace)
+    for item, record in records.items():
+        server.respond(a, record, {"quality": 5, "post_edit": mt[item]})
+        server.respond(b, record, {"quality": 4, "post_edit": mt[item] + " (relu)" if item == "3" else mt[item]})
+    before = _dataset_bytes(ds_dir)
+
+    env = {**os.environ, "ARGILLA_STACK_DIR": str(stack)}
+    restart = subprocess.Popen(["bash", str(REPO / "scripts" / "argilla_stack.sh"), "restart-server"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pulls = []
+    try:
+        while restart.poll() is None:  # pull again and again while the server goes down and comes back
+            pulls.append(run_cli("annotate", "translations", "pull", *common, "--json", workspace=ws,
+                                 env=argilla_env, timeout=300))
+    finally:
+        log = restart.communicate(timeout=300)[0]
+    assert restart.returncode == 0, log
+    assert pulls, "the restart finished before any pull started"
+    for proc in pulls:
+        if proc.returncode != 0:  # failed against the restarting server: one line, nothing written
+            assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+            assert "Traceback" not in proc.stderr
+        else:  # completed: the full merge
+            assert json.loads(proc.stdout.strip().splitlines()[-1])["languages"][0]["reviewed"] == 10
+    assert any(proc.returncode != 0 for proc in pulls), "no pull met the server down: the race was not exercised"
+    if all(proc.returncode != 0 for proc in pulls):
+        assert _dataset_bytes(ds_dir) == before
+
+    final = _cli_json("annotate", "translations", "pull", *common, env=argilla_env, workspace=ws)["languages"][0]
+    assert (final["reviewed"], final["complete"], final["responses"]) == (10, 10, {"submitted": 20})
+    assert final["status_counts"] == {"approved": 9, "post_edited": 1}
+    rows = {str(r["id"]): r for r in read_config(ds_dir, "fr")}
+    assert rows["3"]["instruction"] == mt["3"] + " (relu)" and all(r["reviewers"] == 2 for r in rows.values())
+    after = server.records(fr["id"])
+    assert len(after) == 10 and sum(len(r["responses"]) for r in after.values()) == 20
+    again = _cli_json("annotate", "translations", "pull", *common, env=argilla_env, workspace=ws)["languages"][0]
+    assert again["status_counts"] == final["status_counts"] and read_config(ds_dir, "fr") == list(rows.values())
 
 
 @pytest.mark.argilla
