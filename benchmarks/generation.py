@@ -10,6 +10,10 @@ one-at-a-time runs up to 70x slower and the ratios meaningless. Last line: one J
 figures (ratios first).
 
     python benchmarks/generation.py [--prompts 32] [--batch-size 16] [--new-tokens 32] [--threads N]
+    python benchmarks/generation.py --model demo-output/models/gemma-3-270m-q4_k_m.gguf --dtype bfloat16 \
+        --cache-dir demo-output/workspace/cache --prompts 8 --urial-prompts 8 --new-tokens 16 --repeats 1
+
+``--model`` (a Hub id, a folder or a ``.gguf`` file) measures a real model instead of the tiny one.
 """
 from __future__ import annotations
 
@@ -96,6 +100,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per side (fastest kept)")
+    parser.add_argument("--model", default=None, help="a real model (Hub id, folder or .gguf) instead of the tiny one")
+    parser.add_argument("--dtype", default="auto", help="with --model: auto | float32 | bfloat16 | float16")
+    parser.add_argument("--cache-dir", default=None, help="with --model: where a .gguf is converted (reused)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (0: torch's default). 1 by default: on a shared 2-core machine, two "
                              "intra-op threads spin against other work and timings become noise")
@@ -107,9 +114,17 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-generation-"))
-    model_dir = build_tiny_causal_lm(tmp / "tiny-llama", chat_template=False, hidden_size=args.hidden)
-    config = deepen(model_dir, args.layers)
-    gen = TransformersGenerator(str(model_dir), device="cpu", batch_size=args.batch_size)
+    if args.model:
+        gen = TransformersGenerator(args.model, device="cpu", dtype=args.dtype, batch_size=args.batch_size,
+                                    cache_dir=args.cache_dir or tmp / "cache")
+        cfg = gen.model.config.get_text_config() if hasattr(gen.model.config, "get_text_config") else gen.model.config
+        model_name = (f"{Path(args.model).name} ({gen.dtype}) hidden={cfg.hidden_size} "
+                      f"layers={cfg.num_hidden_layers} vocab={cfg.vocab_size}")
+    else:
+        model_dir = build_tiny_causal_lm(tmp / "tiny-llama", chat_template=False, hidden_size=args.hidden)
+        config = deepen(model_dir, args.layers)
+        gen = TransformersGenerator(str(model_dir), device="cpu", batch_size=args.batch_size)
+        model_name = f"llama hidden={config['hidden_size']} layers={config['num_hidden_layers']} vocab={config['vocab_size']}"
     params = GenerationParams(max_new_tokens=args.new_tokens, stop=(URIAL_STOP,))
     texts = instructions(max(args.prompts, args.urial_prompts))
     gen.generate([zero_shot_prompt(t, "en") for t in texts[:2]], params)  # warm-up
@@ -170,7 +185,7 @@ def main() -> None:
         "max_new_tokens": args.new_tokens,
         "repeats": args.repeats,
         "generated_tokens": tokens,
-        "model": f"llama hidden={config['hidden_size']} layers={config['num_hidden_layers']} vocab={config['vocab_size']}",
+        "model": model_name,
         "torch_threads": torch.get_num_threads(),
     }
     print(f"batched {t_batched:.2f}s vs one at a time {t_single:.2f}s ({tokens} tokens); "

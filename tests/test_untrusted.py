@@ -79,6 +79,9 @@ SQL_FORMAT_KEYWORDS: dict[tuple[str, str], str] = {
     ("baselines/leaderboard.py", "regular_sum"): "built from the REGULAR_ASPECTS constant",
     ("baselines/leaderboard.py", "order"): "_order_clause(by): --by is a whitelist",
     ("baselines/leaderboard.py", "labels"): "_LABEL_SOURCES constants",
+    ("baselines/leaderboard.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
+    ("baselines/run.py", "table"): "loop over the _DEPENDENT_TABLES constant",
+    ("baselines/run.py", "ids"): "a constant subquery (values bound as ? parameters)",
     ("baselines/leaderboard.py", "labels_join"): "_LABEL_SOURCES constants",
 }
 
