@@ -38,6 +38,9 @@ SQL_INTERPOLATIONS: dict[tuple[str, str], str] = {
     ("baselines/leaderboard.py", "_KIND_SQL"): "module constant",
     ("baselines/leaderboard.py", "_WORD_COUNT_SQL"): "module constant",
     ("baselines/leaderboard.py", "_VALUE_SQL"): "module constant",
+    ("baselines/leaderboard.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
+    ("baselines/run.py", "table"): "loop over the _DEPENDENT_TABLES constant",
+    ("baselines/run.py", "ids"): "a constant subquery (values bound as ? parameters)",
     ("baselines/leaderboard.py", "a"): "loop variable over the ASPECTS constant",
     ("baselines/leaderboard.py", "', '.join((f\"'{a}'\" for a in REGULAR_ASPECTS))"): "constant aspect names",
     ("baselines/error_scan.py", "where"): "fixed clause with a ? parameter",
@@ -79,9 +82,6 @@ SQL_FORMAT_KEYWORDS: dict[tuple[str, str], str] = {
     ("baselines/leaderboard.py", "regular_sum"): "built from the REGULAR_ASPECTS constant",
     ("baselines/leaderboard.py", "order"): "_order_clause(by): --by is a whitelist",
     ("baselines/leaderboard.py", "labels"): "_LABEL_SOURCES constants",
-    ("baselines/leaderboard.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
-    ("baselines/run.py", "table"): "loop over the _DEPENDENT_TABLES constant",
-    ("baselines/run.py", "ids"): "a constant subquery (values bound as ? parameters)",
     ("baselines/leaderboard.py", "labels_join"): "_LABEL_SOURCES constants",
 }
 
