@@ -186,7 +186,7 @@ for r in sorted((r for r in rows if str(r["id"]) == "9" and r["lang"] == "fr"), 
     text = " ".join(r["output"].split())
     print(f"    {r['generator']:<34} {text[:150]!r}")
 PY
-echo "  answers with full provenance in $WS/bench.duckdb (table responses); max_new_tokens=96 here, so most are cut short"
+echo "  answers with full provenance in $WS/bench.duckdb (table responses); max_new_tokens=64 here, so most are cut short"
 
 # ------------------------------------------------------------------------------------------ evaluation
 step "3/4 bench errors scan: critical errors in every answer (loops, wrong language, format leaks, ...)" "errors scan"
