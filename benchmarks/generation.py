@@ -164,7 +164,11 @@ def main() -> None:
         finally:
             gen.prefix_cache = True
 
+    calls_before = gen.prefix_forward_calls
     (reused, t_reused), (plain, t_plain) = compare(gen, args.repeats, reuse_side, plain_side)
+    # the generator falls back to full prefill where a cached prefix cannot be reused (e.g. sliding-window
+    # layers whose window is shorter than prefix + answer): then both sides ran the same computation
+    reuse_applied = gen.prefix_forward_calls > calls_before
     same_prefix = key(reused) == key(plain)
     prefix_tokens = len(gen.tokenizer(urial.prefix)["input_ids"])
 
@@ -177,6 +181,7 @@ def main() -> None:
         "urial_seconds_reuse": round(t_reused, 2),
         "urial_seconds_no_reuse": round(t_plain, 2),
         "prefix_reuse_equals_no_reuse": same_prefix,
+        "prefix_reuse_applied": reuse_applied,
         "urial_prefix_tokens": prefix_tokens,
         "urial_prompt": urial_file.name,
         "prompts": args.prompts,
