@@ -74,7 +74,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -373,7 +373,8 @@ def _query_parts(by: str, filters: dict | None, judge: str | None, na_as_five: b
         f"COALESCE(SUM(cnt) FILTER (WHERE aspect = '{a}'), 0) AS cnt_{a}" for a in ASPECTS)
     ctes = _BASE_CTES.format(
         where=where, kind=_KIND_SQL, by_expr=BY_EXPRESSIONS[by] or "NULL::VARCHAR", words=words,
-        word_join=word_join, labels=labels, labels_join=labels_join, join="JOIN" if judge else "LEFT JOIN", sums=sums, regular_list=_REGULAR_LIST,
+        word_join=word_join, labels=labels, labels_join=labels_join, join="JOIN" if judge else "LEFT JOIN",
+        sums=sums, regular_list=_REGULAR_LIST,
         safety=SAFETY_ASPECT, value=_VALUE_SQL,
         combos=_COMBOS_FROM_ALL if flt or BY_EXPRESSIONS[by] else _COMBOS_FROM_SCORED)
     params: dict[str, Any] = {"judge": judge, "na_as_five": bool(na_as_five)}
@@ -428,7 +429,7 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
     words_from = "cached" if refresh_word_counts(store) else "regex"
     sql, params = leaderboard_sql(by, filters, judge, na_as_five, words_from, _labels_source(store))
     rows = store.query_dicts(sql, params)
-    labels = sorted(set(known_labels()) | {lab for r in rows for lab in (r["label_counts"] or {})})
+    labels = _all_labels(rows)
     ctes, base_params = _query_parts(by, filters, judge, na_as_five, "none")
     intervals: dict[tuple, dict[str, list[float] | None]] = {}
     if ci and rows:
@@ -448,9 +449,7 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
         row["length"] = _num(r["length"])
         row["n"] = int(r["n"])
         row["missing_rate"] = _num(r["missing_rate"])
-        checked, label_counts = int(r["checked"] or 0), r["label_counts"] or {}
-        for label in labels:
-            row[label_key(label)] = label_counts.get(label, 0) / checked if checked else None
+        row.update(_label_rates(r, labels))
         if ci:
             cis = intervals.get(key, {})
             for a in (*ASPECTS, "overall"):
@@ -465,15 +464,20 @@ def error_rate_rows(store, filters: dict | None = None) -> list[dict[str, Any]]:
     ctes, params = _query_parts("aspect", filters, None, False, "none", _labels_source(store))
     sql = _ERROR_RATES_SQL.format(ctes=ctes)
     rows = store.query_dicts(sql, _used_params(sql, params))
-    labels = sorted(set(known_labels()) | {lab for r in rows for lab in (r["label_counts"] or {})})
-    out = []
-    for r in rows:
-        checked, counts = int(r["checked"]), r["label_counts"] or {}
-        row = {"model": r["model"], "method": r["method"], "language": r["language"], "n": int(r["n"]),
-               "checked": checked}
-        row.update({label_key(lab): counts.get(lab, 0) / checked if checked else None for lab in labels})
-        out.append(row)
-    return out
+    labels = _all_labels(rows)
+    return [{"model": r["model"], "method": r["method"], "language": r["language"], "n": int(r["n"]),
+             "checked": int(r["checked"]), **_label_rates(r, labels)} for r in rows]
+
+
+def _all_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The detector's labels plus any other label counted in ``rows`` (their ``label_counts``)."""
+    return sorted(set(known_labels()) | {lab for r in rows for lab in (r["label_counts"] or {})})
+
+
+def _label_rates(row: dict[str, Any], labels: Sequence[str]) -> dict[str, float | None]:
+    """``err_<label>``: share of the row's checked responses with the label (None when none was checked)."""
+    checked, counts = int(row["checked"] or 0), row["label_counts"] or {}
+    return {label_key(lab): counts.get(lab, 0) / checked if checked else None for lab in labels}
 
 
 def _labels_source(store) -> str:
@@ -553,12 +557,23 @@ def _bootstrap_intervals(store, sql: str, params: dict[str, Any], resamples: int
 
 # -- paired comparison -------------------------------------------------------------------------
 
-def _pick_judge(store, model: str, model_b: str, lang: str, method_a: str, method_b: str, aspect: str) -> list[str]:
-    """The judges that scored both sides in this language."""
-    judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "model_b": model_b, "lang": lang, "a": method_a,
-                                                "b": method_b, "aspect": aspect})
+def _pick_judge(store, model: str, model_b: str, langs: Sequence[str], method_a: str, method_b: str,
+                aspect: str) -> str:
+    """The one judge that scored both sides in every language of ``langs`` (else a BenchError)."""
     need = 1 if (model, method_a) == (model_b, method_b) else 2
-    return [j for j, sides in judges if sides >= need]
+    usable: set[str] | None = None
+    for lang in langs:
+        judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "model_b": model_b, "lang": lang, "a": method_a,
+                                                    "b": method_b, "aspect": aspect})
+        found = {j for j, sides in judges if sides >= need}
+        usable = found if usable is None else usable & found
+    if not usable:
+        where = f"({langs[0]})" if len(langs) == 1 else f"in both {' and '.join(langs)}"
+        raise BenchError(f"no judge scored both {_sides(model, method_a, model_b, method_b)} for {model} {where}")
+    if len(usable) > 1:
+        raise BenchError(f"several judges scored {model} ({', '.join(langs)}): {', '.join(sorted(usable))}; "
+                         "pass --judge")
+    return next(iter(usable))
 
 
 def _paired_values(store, model: str, model_b: str, lang: str, method_a: str, method_b: str, aspect: str,
@@ -598,13 +613,7 @@ def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspe
     if aspect not in (*ASPECTS, "overall"):
         raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
     model_b = model_b or model
-    if judge is None:
-        usable = _pick_judge(store, model, model_b, lang, method_a, method_b, aspect)
-        if not usable:
-            raise BenchError(f"no judge scored both {_sides(model, method_a, model_b, method_b)} for {model} ({lang})")
-        if len(usable) > 1:
-            raise BenchError(f"several judges scored {model} ({lang}): {', '.join(usable)}; pass --judge")
-        judge = usable[0]
+    judge = judge or _pick_judge(store, model, model_b, [lang], method_a, method_b, aspect)
     values = _paired_values(store, model, model_b, lang, method_a, method_b, aspect, judge, na_as_five)
     result: dict[str, Any] = {"model": model, "model_b": model_b, "language": lang, "method_a": method_a,
                               "method_b": method_b, "aspect": aspect, "judge": judge, "n": len(values)}
@@ -632,15 +641,7 @@ def gap_test(store, model: str, lang: str, base_lang: str, method_a: str, method
     if lang == base_lang:
         raise BenchError(f"compare a language with another one, not with itself ('{lang}')")
     model_b = model_b or model
-    if judge is None:
-        usable = sorted(set(_pick_judge(store, model, model_b, lang, method_a, method_b, aspect))
-                        & set(_pick_judge(store, model, model_b, base_lang, method_a, method_b, aspect)))
-        if not usable:
-            raise BenchError(f"no judge scored both {_sides(model, method_a, model_b, method_b)} for {model} "
-                             f"in both {lang} and {base_lang}")
-        if len(usable) > 1:
-            raise BenchError(f"several judges scored {model} ({lang}, {base_lang}): {', '.join(usable)}; pass --judge")
-        judge = usable[0]
+    judge = judge or _pick_judge(store, model, model_b, [lang, base_lang], method_a, method_b, aspect)
     here = _paired_values(store, model, model_b, lang, method_a, method_b, aspect, judge, na_as_five)
     there = _paired_values(store, model, model_b, base_lang, method_a, method_b, aspect, judge, na_as_five)
     items = sorted(set(here) & set(there))

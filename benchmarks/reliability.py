@@ -106,6 +106,14 @@ def run_faults(tmp: Path, seed: int):
     return total
 
 
+def add_losses(figures: dict, extra: dict, tally) -> None:
+    """Add a kill or fault run's lost / duplicated / unaccounted items (and repeats, half-written rows)."""
+    for name in ("lost", "duplicated", "items_unaccounted"):
+        figures[name] += getattr(tally, name)
+    for name in ("repeated", "half_written"):
+        extra[name] = extra.get(name, 0) + getattr(tally, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="20 kills per command; train-dpo in the secrets run.")
@@ -143,11 +151,7 @@ def main() -> None:
             t0 = time.perf_counter()
             tally, per_command = run_kills(tmp / "kill", kills, args.seed, models)
             figures["kills"] += tally.kills
-            figures["lost"] += tally.lost
-            figures["duplicated"] += tally.duplicated
-            figures["items_unaccounted"] += tally.items_unaccounted
-            extra["repeated"] = extra.get("repeated", 0) + tally.repeated
-            extra["half_written"] = extra.get("half_written", 0) + tally.half_written
+            add_losses(figures, extra, tally)
             extra["kills_after_progress"] = tally.kills_after_progress
             extra["kills_per_command"] = {k: v["kills"] for k, v in per_command.items()}
             log(f"kill: {tally.kills} kills ({time.perf_counter() - t0:.1f}s)")
@@ -155,11 +159,7 @@ def main() -> None:
             t0 = time.perf_counter()
             tally = run_faults(tmp / "fault", args.seed)
             figures["faults_injected"] += tally.faults_injected
-            figures["lost"] += tally.lost
-            figures["duplicated"] += tally.duplicated
-            figures["items_unaccounted"] += tally.items_unaccounted
-            extra["repeated"] = extra.get("repeated", 0) + tally.repeated
-            extra["half_written"] = extra.get("half_written", 0) + tally.half_written
+            add_losses(figures, extra, tally)
             log(f"fault: {tally.faults_injected} faults injected ({time.perf_counter() - t0:.1f}s)")
         if "secrets" in parts:
             from tests.test_secrets import run_every_command
