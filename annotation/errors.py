@@ -7,7 +7,7 @@ the responses annotators already gave):
     fields     instruction, response (the cleaned model output), detector (what the detectors found,
                with evidence; only when they found something)
     questions  labels   multi-label, required: the critical-error vocabulary
-                        (baselines.critical_errors.LABELS) + ``other`` + ``none`` (no critical error);
+                        (baselines.errors.critical_errors.LABELS) + ``other`` + ``none`` (no critical error);
                         the detector labels are shown as suggestions with their scores
                comment  free text, optional
     metadata   model, method, lang, category, source_dataset, finish_reason, detector_labels,
@@ -31,7 +31,7 @@ from annotation.translations import get_or_create_dataset, parse_time
 from bench.errors import BenchError
 from bench.label_scores import label_scores
 from bench.workspace import Workspace
-from baselines.critical_errors import DETECTOR_VERSION, LABELS
+from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS
 
 HUMAN_LABELS = (*LABELS, "other")
 NO_ERROR = "none"
@@ -104,7 +104,7 @@ def select_responses(ws: Workspace, languages: Sequence[str] | None = None, mode
                      methods: Sequence[str] | None = None, limit: int | None = None,
                      flagged_only: bool = False) -> list[dict[str, Any]]:
     """Responses of the store with the current detectors' labels (the scan runs first for unchecked ones)."""
-    from baselines.error_scan import scan_store
+    from baselines.errors.scan import scan_store
 
     scan_store(ws, list(languages) if languages else None)
     where, params = ["1=1"], [DETECTOR_VERSION]

@@ -7,12 +7,12 @@ import click
 
 def register(cli: click.Group) -> None:
     """Attach this stage's commands to the main CLI."""
-    from baselines.dpo_cli import make_preferences_cmd, train_dpo_cmd
-    from baselines.errors_cli import errors
-    from baselines.judge_cli import judge_cmd
-    from baselines.leaderboard_cli import leaderboard
-    from baselines.results_cli import results
-    from baselines.run_cli import baselines
+    from baselines.dpo.cli import make_preferences_cmd, train_dpo_cmd
+    from baselines.errors.cli import errors
+    from baselines.judging.cli import judge_cmd
+    from baselines.leaderboard.cli import leaderboard
+    from baselines.judging.results_cli import results
+    from baselines.generation.cli import baselines
 
     baselines.add_command(judge_cmd)
     baselines.add_command(train_dpo_cmd)

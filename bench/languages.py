@@ -6,6 +6,7 @@ One row per language; add a row to support a new language everywhere
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Iterable
 
 from bench.errors import BenchError
 
@@ -67,3 +68,21 @@ def parse_languages(value: str | list[str] | tuple[str, ...]) -> list[str]:
     if not codes:
         raise BenchError("no language given")
     return codes
+
+
+def lingua_detector(codes: Iterable[str]) -> tuple[Any, dict[Any, str]]:
+    """A preloaded lingua detector over ``codes`` and its member -> ISO code map.
+
+    The detector is ``None`` when fewer than two of the codes are known to lingua (its
+    confidences mean nothing with a single candidate). Building one is slow: build once, reuse.
+    """
+    from lingua import Language, LanguageDetectorBuilder
+
+    by_member: dict[Any, str] = {}
+    for code in dict.fromkeys(codes):
+        name = get_language(code).lingua
+        if name and hasattr(Language, name):
+            by_member[getattr(Language, name)] = code
+    detector = (LanguageDetectorBuilder.from_languages(*by_member).with_preloaded_language_models().build()
+                if len(by_member) >= 2 else None)
+    return detector, by_member

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from bench.errors import BenchError
+from bench.hashing import sha256_file
 
 ModelKind = Literal["hub", "local", "gguf"]
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -161,14 +162,6 @@ def fingerprint_dir(path: str | os.PathLike, cache_dir: str | os.PathLike | None
 def _hash_file(path: Path, cache_dir: str | os.PathLike | None) -> str:
     with _HashMemo(cache_dir) as memo:
         return memo.sha256(path)
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _HashMemo:

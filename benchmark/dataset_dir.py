@@ -15,12 +15,10 @@ import pyarrow.parquet as pq
 
 from bench.atomic import atomic_path, write_text_atomic
 from bench.languages import get_language
+from bench.vocabulary import QA_FLAGS as QA_FLAG_NAMES, REVIEW_STATUSES
 from benchmark.source import KNOWN_FIELDS
 
 PARQUET_NAME = "test-00000-of-00001.parquet"
-QA_FLAG_NAMES = ("untranslated", "wrong_language", "truncated", "code_altered", "number_mismatch",
-                 "hallucinated_addition", "repetition")
-REVIEW_STATUSES = ("source", "machine", "post_edited", "approved", "rejected")
 
 BASE_SCHEMA = [
     ("instruction", pa.string()),

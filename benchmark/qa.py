@@ -15,17 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from bench.languages import get_language
+from bench.languages import get_language, lingua_detector
+from bench.vocabulary import QA_FLAGS
 
-QA_FLAGS: tuple[str, ...] = (
-    "untranslated",
-    "wrong_language",
-    "truncated",
-    "code_altered",
-    "number_mismatch",
-    "hallucinated_addition",
-    "repetition",
-)
 
 # ----------------------------------------------------------------- thresholds
 # Source needs this many words (>= 2 letters, outside code/URLs) to count as translatable.
@@ -511,25 +503,12 @@ class TranslationQA:
 
     def __init__(self, languages: Sequence[str], neighbours: bool = True):
         """``languages``: ISO codes at hand; ``neighbours`` also lets the detector know NEIGHBOUR_LANGUAGES."""
-        from lingua import Language, LanguageDetectorBuilder
-
         self.languages = [get_language(code).code for code in languages]
         detect = list(self.languages)
         if neighbours:
             detect += [n for code in self.languages for n in NEIGHBOUR_LANGUAGES.get(code, ()) if n not in detect]
-        self._lingua: dict[str, object] = {}
-        self._codes: dict[object, str] = {}
-        for code in dict.fromkeys(detect):
-            name = get_language(code).lingua
-            if name and hasattr(Language, name):
-                member = getattr(Language, name)
-                self._lingua[code] = member
-                self._codes[member] = code
-        self._detector = None
-        if len(self._lingua) >= 2:  # lingua needs two candidates to give meaningful confidences
-            self._detector = (
-                LanguageDetectorBuilder.from_languages(*self._lingua.values()).with_preloaded_language_models().build()
-            )
+        self._detector, self._codes = lingua_detector(detect)
+        self._lingua: dict[str, object] = {code: member for member, code in self._codes.items()}
         self._cache: dict[str, list[tuple[str, float]]] = {}
 
     # -- language ID ------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import Any, Sequence
 
 from cards.provenance import JUST_EVAL_DATASET, hub_dataset_id, public_name
 from bench.errors import BenchError, InputError
+from bench.hashing import sha256_file
 from bench.json_records import parse_json, read_json
 
 MANIFEST_NAME = "MANIFEST.json"
@@ -85,14 +86,6 @@ def release_date(value: str | None = None) -> str:
         except (ValueError, OverflowError) as exc:
             raise BenchError(f"bad SOURCE_DATE_EPOCH '{epoch}': expected seconds since 1970") from exc
     return datetime.now(timezone.utc).date().isoformat()
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _id_key(value: Any) -> tuple:
@@ -393,9 +386,9 @@ def _export_critical_errors(store: Any, out_dir: Path) -> int:
 def _export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
     import pyarrow.parquet as pq
 
-    from baselines.leaderboard import export_judgements, leaderboard_rows
-    from baselines.leaderboard_cli import render_markdown, settings_line
-    from baselines.run import export_responses
+    from baselines.leaderboard.queries import export_judgements, leaderboard_rows
+    from baselines.leaderboard.cli import render_markdown, settings_line
+    from baselines.generation.run import export_responses
 
     store = ws.store
     info = ResultsInfo()

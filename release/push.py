@@ -119,7 +119,7 @@ def render_plan(plan: PushPlan, token_found: bool) -> str:
 
 
 def _sha256(path: Path) -> str:
-    from release.assemble import sha256_file
+    from bench.hashing import sha256_file
 
     return sha256_file(path)
 

@@ -48,10 +48,10 @@ def free_port() -> int:
 def build_tiny_chat_model(out_dir: str | Path) -> Path:
     """A tiny random Llama with a byte-level BPE tokenizer and a ChatML template (seconds on CPU).
 
-    Uses ``bench.tiny_models.build_tiny_causal_lm`` when the project has it."""
+    Uses ``bench.testing.tiny_models.build_tiny_causal_lm`` when the project has it."""
     out = Path(out_dir)
     try:
-        from bench.tiny_models import build_tiny_causal_lm  # type: ignore[import-not-found]
+        from bench.testing.tiny_models import build_tiny_causal_lm  # type: ignore[import-not-found]
     except ImportError:
         build_tiny_causal_lm = None
     if build_tiny_causal_lm is not None:

@@ -1,4 +1,4 @@
-"""Critical-error detectors (baselines/critical_errors.py) and the ``errors`` CLI (baselines/errors_cli.py).
+"""Critical-error detectors (baselines/errors/critical_errors.py) and the ``errors`` CLI (baselines/errors/cli.py).
 
 Dev-set thresholds asserted below (what ce-v1 reaches, with a margin; see the `errors evaluate` report):
 whole dev set micro precision >= 0.97 and recall >= 0.95 (reached 1.000 / 0.988); held-out part,
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from baselines.critical_errors import (
+from baselines.errors.critical_errors import (
     DETECTOR_VERSION, LABELS, CriticalErrorDetector, Finding, evaluate, is_technical, requests_language,
 )
 from tests.helpers import run_main

@@ -26,7 +26,7 @@ REPRODUCE = ROOT / "docs" / "reproduce.md"
 
 
 def test_demo_grid_validates():
-    from baselines.grid import load_grid
+    from baselines.generation.grid import load_grid
 
     grid = load_grid(DEMO / "grid.yaml", check_paths=False)  # the models and dataset exist only after the demo
     assert grid.languages == ["en", "fr", "es"]
@@ -61,7 +61,7 @@ def test_demo_grid_validates():
 
 
 def test_demo_dpo_settings_validate():
-    from baselines.dpo import load_dpo_settings
+    from baselines.dpo.train import load_dpo_settings
 
     settings = load_dpo_settings(DEMO / "dpo.yaml")
     assert settings.lora and settings.device == "cpu"
@@ -75,7 +75,7 @@ def _demo_pairs():
 
 
 def test_demo_preferences_validate():
-    from baselines.dpo import load_preferences
+    from baselines.dpo.train import load_preferences
 
     data = load_preferences(DEMO / "preferences.jsonl")
     assert 12 <= len(data.pairs) <= 24

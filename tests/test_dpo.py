@@ -82,7 +82,7 @@ def _changed(base: Path, trained: Path) -> list[str]:
 
 
 def _generates(model_dir: Path) -> str:
-    from baselines.dpo import dpo_prompt_format
+    from baselines.dpo.train import dpo_prompt_format
     from bench.models import load_causal_lm
 
     model, tok = load_causal_lm(str(model_dir), device="cpu")
@@ -102,7 +102,7 @@ def trained_full(tmp_path_factory, tiny_base_lm_dir, prefs_file):
     import os
 
     os.environ["BENCH_NO_PROGRESS"] = "1"
-    from baselines.dpo import load_dpo_settings, train_dpo
+    from baselines.dpo.train import load_dpo_settings, train_dpo
 
     out = tmp_path_factory.mktemp("dpo-full") / "model"
     report = train_dpo(str(tiny_base_lm_dir), prefs_file, out, lora=False, config=load_dpo_settings(TINY_CONFIG))
@@ -116,7 +116,7 @@ def trained_lora(tmp_path_factory, tiny_base_lm_dir, prefs_file):
 
     from click.testing import CliRunner
 
-    from baselines.dpo_cli import train_dpo_cmd
+    from baselines.dpo.cli import train_dpo_cmd
 
     os.environ["BENCH_NO_PROGRESS"] = "1"
     out = tmp_path_factory.mktemp("dpo-lora") / "model"
@@ -173,14 +173,14 @@ def test_lora_adapter_is_merged_into_plain_model(trained_lora, tiny_base_lm_dir)
 
 
 def test_plain_base_uses_the_generation_zero_shot_frame(trained_lora, tiny_base_lm_dir):
-    from baselines.dpo import DPOSettings, PreferencePair, _train_records, plain_prompt_format
-    from baselines.urial import clean_urial_output, has_chat_template, zero_shot_prompt
+    from baselines.dpo.train import DPOSettings, PreferencePair, _train_records, plain_prompt_format
+    from baselines.generation.urial import clean_urial_output, has_chat_template, zero_shot_prompt
     from bench.models import load_tokenizer
 
     # the trained folder keeps the base tokenizer: generation's `dpo` method then uses the zero-shot frame
     assert not has_chat_template(load_tokenizer(str(trained_lora[0])))
     info = json.loads((trained_lora[0] / "bench_training.json").read_text(encoding="utf-8"))
-    assert info["prompt_format"]["source"] == "baselines.urial.zero_shot_prompt"
+    assert info["prompt_format"]["source"] == "baselines.generation.urial.zero_shot_prompt"
     tok = load_tokenizer(str(tiny_base_lm_dir))
     pair = PreferencePair([{"role": "user", "content": "¿Por qué a la gente le gusta el café?"}], "Por su sabor.", "No.")
     [record], _ = _train_records([pair], tok, DPOSettings(), plain_prompt_format())
@@ -190,7 +190,7 @@ def test_plain_base_uses_the_generation_zero_shot_frame(trained_lora, tiny_base_
 
 
 def test_chat_model_trains_on_conversations(tmp_path, tiny_causal_lm_dir, prefs_file):
-    from baselines.dpo import DPOSettings, train_dpo
+    from baselines.dpo.train import DPOSettings, train_dpo
 
     out = tmp_path / "chat-dpo"
     report = train_dpo(str(tiny_causal_lm_dir), prefs_file, out, lora=True,
@@ -206,7 +206,7 @@ def test_chat_model_trains_on_conversations(tmp_path, tiny_causal_lm_dir, prefs_
 def test_failed_training_leaves_no_model(tmp_path, tiny_base_lm_dir, prefs_file, monkeypatch):
     import trl
 
-    from baselines.dpo import DPOSettings, train_dpo
+    from baselines.dpo.train import DPOSettings, train_dpo
 
     def boom(self, *a, **k):
         raise RuntimeError("killed mid-training")
@@ -220,7 +220,7 @@ def test_failed_training_leaves_no_model(tmp_path, tiny_base_lm_dir, prefs_file,
 
 
 def test_existing_output_is_not_overwritten(tmp_path, tiny_base_lm_dir, prefs_file):
-    from baselines.dpo import train_dpo
+    from baselines.dpo.train import train_dpo
 
     (tmp_path / "model").mkdir()
     with pytest.raises(BenchError, match="already exists"):
@@ -230,7 +230,7 @@ def test_existing_output_is_not_overwritten(tmp_path, tiny_base_lm_dir, prefs_fi
 def test_training_is_seeded(tmp_path, tiny_base_lm_dir, prefs_file, trained_full):
     import torch
 
-    from baselines.dpo import load_dpo_settings, train_dpo
+    from baselines.dpo.train import load_dpo_settings, train_dpo
 
     out = tmp_path / "again"
     train_dpo(str(tiny_base_lm_dir), prefs_file, out, lora=False, config=load_dpo_settings(TINY_CONFIG))
@@ -249,7 +249,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def test_missing_field_is_one_line_error(tmp_path):
-    from baselines.dpo import load_preferences
+    from baselines.dpo.train import load_preferences
 
     recs = _records()[:3]
     del recs[1]["rejected"]
@@ -260,7 +260,7 @@ def test_missing_field_is_one_line_error(tmp_path):
 
 
 def test_empty_chosen_is_one_line_error(tmp_path):
-    from baselines.dpo import load_preferences
+    from baselines.dpo.train import load_preferences
 
     recs = _records()[:3]
     recs[2]["chosen"] = "   "
@@ -272,7 +272,7 @@ def test_empty_chosen_is_one_line_error(tmp_path):
 
 
 def test_bad_message_lists_are_rejected(tmp_path):
-    from baselines.dpo import load_preferences
+    from baselines.dpo.train import load_preferences
 
     recs = _records()[:2]
     recs[0]["chosen"] = [{"role": "user", "content": "hi"}]  # no assistant answer
@@ -294,7 +294,7 @@ def test_ultrafeedback_messages_and_parquet_are_normalised(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from baselines.dpo import load_preferences
+    from baselines.dpo.train import load_preferences
 
     prompt = "Explain the sea."
     rows = [{
@@ -314,7 +314,7 @@ def test_ultrafeedback_messages_and_parquet_are_normalised(tmp_path):
 def test_hub_dataset_source(monkeypatch):
     import datasets
 
-    from baselines.dpo import load_preferences
+    from baselines.dpo.train import load_preferences
 
     calls = []
 
@@ -343,7 +343,7 @@ def test_hub_dataset_source(monkeypatch):
 
 
 def test_long_prompts_are_cut_from_the_start(tiny_base_lm_dir):
-    from baselines.dpo import DPOSettings, PreferencePair, _train_records, plain_prompt_format
+    from baselines.dpo.train import DPOSettings, PreferencePair, _train_records, plain_prompt_format
     from bench.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_base_lm_dir))
@@ -362,7 +362,7 @@ def test_long_prompts_are_cut_from_the_start(tiny_base_lm_dir):
 
 
 def test_shipped_configs_are_valid():
-    from baselines.dpo import load_dpo_settings
+    from baselines.dpo.train import load_dpo_settings
 
     tiny, paper = load_dpo_settings(TINY_CONFIG), load_dpo_settings(PAPER_CONFIG)
     assert tiny.device == "cpu" and tiny.max_steps
@@ -372,7 +372,7 @@ def test_shipped_configs_are_valid():
 
 
 def test_unknown_config_key_is_one_line_error(tmp_path):
-    from baselines.dpo import load_dpo_settings
+    from baselines.dpo.train import load_dpo_settings
 
     path = tmp_path / "dpo.yaml"
     path.write_text("beta: 0.1\nlearning_rat: 1.0e-6\n", encoding="utf-8")
@@ -383,7 +383,7 @@ def test_unknown_config_key_is_one_line_error(tmp_path):
 
 
 def test_bad_config_values(tmp_path):
-    from baselines.dpo import load_dpo_settings
+    from baselines.dpo.train import load_dpo_settings
 
     path = tmp_path / "dpo.yaml"
     path.write_text("beta: -1\n", encoding="utf-8")
@@ -400,8 +400,8 @@ def test_bad_config_values(tmp_path):
 
 
 def test_cli_overrides_merge_and_name_the_option(tmp_path):
-    from baselines.dpo import load_dpo_settings, merge_settings
-    from baselines.dpo_cli import _OPTIONS
+    from baselines.dpo.train import load_dpo_settings, merge_settings
+    from baselines.dpo.cli import _OPTIONS
 
     base = load_dpo_settings(TINY_CONFIG)
     merged = merge_settings(base, {"beta": 0.5, "max_steps": None, "lora": True})
@@ -470,7 +470,7 @@ def _read(path: Path) -> list[dict]:
 
 
 def test_make_preferences_best_vs_worst(tmp_path):
-    from baselines.preferences import PreferenceStats, make_preferences
+    from baselines.dpo.preferences import PreferenceStats, make_preferences
 
     store = _fill_store(tmp_path / "bench.duckdb")
     stats = PreferenceStats()
@@ -492,8 +492,8 @@ def test_make_preferences_best_vs_worst(tmp_path):
 
 
 def test_make_preferences_margin_languages_judges_and_determinism(tmp_path):
-    from baselines.dpo import load_preferences
-    from baselines.preferences import make_preferences
+    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preferences import make_preferences
 
     store = _fill_store(tmp_path / "bench.duckdb")
     assert make_preferences(store, tmp_path / "a.jsonl", min_margin=0.4) == 5  # item 2 now passes
@@ -523,7 +523,7 @@ def test_make_preferences_margin_languages_judges_and_determinism(tmp_path):
 def test_make_preferences_command(tmp_path):
     from click.testing import CliRunner
 
-    from baselines.dpo_cli import make_preferences_cmd
+    from baselines.dpo.cli import make_preferences_cmd
     from bench.cli import BenchContext
 
     (tmp_path / "ws").mkdir()

@@ -1,7 +1,7 @@
 """Generation baselines: prompts, the transformers backend (batching, prefix KV cache, stops), grid
 configs, the resumable grid run into the store, and the Hub-ready export.
 
-Every model is a tiny random Llama built locally (bench.tiny_models): outputs are gibberish, but
+Every model is a tiny random Llama built locally (bench.testing.tiny_models): outputs are gibberish, but
 token-exact comparisons (batched vs one at a time, prefix cache vs none) are meaningful.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 
 from bench.errors import BenchError, ConfigError, InputError
 from bench.workspace import Workspace
-from baselines.generation import Generation, GenerationParams, TransformersGenerator, finish_row
-from baselines.grid import load_grid
-from baselines.urial import (
+from baselines.generation.generators import Generation, GenerationParams, TransformersGenerator, finish_row
+from baselines.generation.grid import load_grid
+from baselines.generation.urial import (
     URIAL_STOP,
     build_urial_prompt,
     chat_prompt,
@@ -248,7 +248,7 @@ def test_eos_and_model_generation_config_defaults(base_gen):
         # its EOS ids are honoured: make the third generated token an EOS
         config.do_sample, config.top_k, config.temperature, config.repetition_penalty = False, None, None, None
         config.no_repeat_ngram_size = None
-        from baselines.generation import eos_token_ids
+        from baselines.generation.generators import eos_token_ids
 
         eos = eos_token_ids(base_gen.model, base_gen.tokenizer, chat=False)
         tokens = base_gen._generate_batch([base_gen.encode(prompts[0])], [8], params, eos, 0)[0]
@@ -270,7 +270,7 @@ def test_sampling_is_seeded(chat_gen):
 def test_openai_backend_chat_and_completions_endpoint():
     from tests.servers import FaultProxy
 
-    from baselines.generation import GenerationFailure, OpenAIGenerator
+    from baselines.generation.generators import GenerationFailure, OpenAIGenerator
 
     with FaultProxy(responder=lambda body: "Bonjour ! " + body["messages"][-1]["content"]) as proxy:
         gen = OpenAIGenerator(f"openai:tiny@{proxy.base_url}", concurrency=2, max_retries=0)
@@ -297,7 +297,7 @@ def test_vllm_backend_missing_gives_install_hint(tiny_base_lm_dir):
         pytest.skip("vllm is installed")
     except ImportError:
         pass
-    from baselines.generation import VLLMGenerator
+    from baselines.generation.generators import VLLMGenerator
 
     with pytest.raises(BenchError, match=r"pip install '\.\[vllm\]'"):
         VLLMGenerator(str(tiny_base_lm_dir))
@@ -432,7 +432,7 @@ def count_generated(monkeypatch):
 
 def test_run_grid_resumes_and_records_provenance(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir,
                                                  count_generated):
-    from baselines.run import run_grid
+    from baselines.generation.run import run_grid
 
     grid = load_grid(run_config(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir))
     ws = Workspace(tmp_path / "ws")
@@ -478,7 +478,7 @@ def test_run_grid_resumes_and_records_provenance(tmp_path, dataset_dir, tiny_bas
 
 def test_interrupted_run_keeps_committed_batches(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir,
                                                  count_generated, monkeypatch):
-    from baselines import run as run_mod
+    from baselines.generation import run as run_mod
 
     grid = load_grid(run_config(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir, languages="[es]"))
     ws = Workspace(tmp_path / "ws")
@@ -514,8 +514,8 @@ def test_official_urial_file_and_dpo_method_in_a_run(tmp_path, dataset_dir, long
     import hashlib
     import os
 
-    from baselines.run import run_grid
-    from baselines.urial import ZERO_SHOT_HASH
+    from baselines.generation.run import run_grid
+    from baselines.generation.urial import ZERO_SHOT_HASH
 
     official = need_official()
     config = write_grid(tmp_path / "grid.yaml", f"""
@@ -551,7 +551,7 @@ def test_cli_run_and_deterministic_export(tmp_path, dataset_dir, tiny_base_lm_di
     from click.testing import CliRunner
 
     from bench.cli import BenchContext
-    from baselines.run_cli import baselines
+    from baselines.generation.cli import baselines
 
     config = run_config(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir, languages="[en, es]")
     ctx = BenchContext(str(tmp_path / "ws"), False)
@@ -651,7 +651,7 @@ def test_changed_setting_under_the_same_name_needs_replace(tmp_path, dataset_dir
                                                            tiny_causal_lm_dir):
     """A model name stands for one setting: a changed setting under the same name stops the run
     (the leaderboard would mix both) unless --replace deletes the old responses and what hangs off them."""
-    from baselines.run import run_grid
+    from baselines.generation.run import run_grid
 
     config = run_config(tmp_path, dataset_dir, tiny_base_lm_dir, tiny_causal_lm_dir, languages="[en]")
     ws = Workspace(tmp_path / "ws")

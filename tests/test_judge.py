@@ -1,4 +1,4 @@
-"""LLM-judge runs (baselines.judge): a real `transformers serve` judge, a scripted judge behind the
+"""LLM-judge runs (baselines.judging.judge): a real `transformers serve` judge, a scripted judge behind the
 fault-injecting proxy, the local `hf:` backend, caching, resume and the failure-rate stop."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from bench.errors import BenchError
 from bench.ids import response_id, run_key
 from bench.workspace import Workspace
-from baselines.judge import (
+from baselines.judging.judge import (
     ERR_FAILED,
     ERR_REPAIR_PENDING,
     JudgeStopped,
@@ -25,8 +25,8 @@ from baselines.judge import (
     parse_run_filters,
     prompt_hash,
 )
-from baselines.judge_parse import MULTI_ASPECTS
-from baselines.judge_prompts import build_judge_messages
+from baselines.judging.parse import MULTI_ASPECTS
+from baselines.judging.prompts import build_judge_messages
 from tests.servers import FaultProxy, serving_available, transformers_server
 
 LANGS = ("en", "fr", "es")
@@ -422,7 +422,7 @@ def test_stops_past_parse_failure_threshold(ws, scripted):
 
 def test_cli_summary_filters_and_json(tmp_path, scripted):
     from bench.cli import BenchContext
-    from baselines.judge_cli import judge_cmd
+    from baselines.judging.cli import judge_cmd
 
     obj = BenchContext(str(tmp_path / "ws"), False)
     add_responses(obj.workspace, 9)
@@ -454,7 +454,7 @@ def real_server(tmp_path_factory):
     """`transformers serve` on a tiny random Llama with a chat template (CPU, offline)."""
     if not serving_available():
         pytest.skip("transformers[serving] (fastapi, uvicorn) is not installed")
-    from bench.tiny_models import build_tiny_causal_lm
+    from bench.testing.tiny_models import build_tiny_causal_lm
 
     model_dir = build_tiny_causal_lm(tmp_path_factory.mktemp("judge-model") / "tiny", chat_template=True)
     with transformers_server(model_dir, log_dir=tmp_path_factory.mktemp("judge-serve-log")) as server:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from baselines.judge_parse import (
+from baselines.judging.parse import (
     MULTI_ASPECTS, SAFETY_ASPECTS, AspectScore, ParsedJudgement, parse_judgement, parse_score, repair_prompt,
 )
-from baselines.judge_prompts import (
+from baselines.judging.prompts import (
     JUDGE_LANGUAGES, PROMPT_VERSION, PROTOCOLS, aspects_for, build_judge_messages, protocol_for_category,
 )
 from bench.errors import BenchError

@@ -20,7 +20,7 @@ connections, hangs, malformed/truncated/wrong-schema JSON) plus one item the ser
 and the judge under every fault kind: every item ends translated/judged or explicitly failed with
 its reason, nothing is silently scored, totals reconcile.
 
-The functions return :class:`Tally` counts so ``benchmarks/reliability.py`` can run them too.
+The functions return :class:`Tally` counts so ``perf/reliability.py`` can run them too.
 """
 from __future__ import annotations
 
@@ -509,8 +509,8 @@ def judge_fault_suite(root: Path, *, rate: float = 0.2, seed: int = 3, items: in
     """The judge (in-process, as in tests/test_judge.py) under every retryable fault kind at ``rate``;
     two items always get HTTP 500. Every item ends judged with its scripted scores or failed with
     its reason; attempts and requests reconcile."""
-    from baselines.judge import ERR_FAILED, judge_responses
-    from baselines.judge_parse import MULTI_ASPECTS
+    from baselines.judging.judge import ERR_FAILED, judge_responses
+    from baselines.judging.parse import MULTI_ASPECTS
     from bench.workspace import Workspace
     from tests.servers import RETRYABLE_FAULTS
     from tests.test_judge import ScriptedJudge, add_responses, every_kind_then_random, expected_score

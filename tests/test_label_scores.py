@@ -36,7 +36,7 @@ def test_misaligned_inputs_are_refused():
 def test_detector_report_scores_against_majority_labels(tmp_path):
     """annotation.errors.detector_report: the reference is the labels of at least half the annotators."""
     from annotation.errors import detector_report
-    from baselines.critical_errors import DETECTOR_VERSION
+    from baselines.errors.critical_errors import DETECTOR_VERSION
     from bench.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")

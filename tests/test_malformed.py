@@ -13,7 +13,7 @@ The cases run in-process through ``bench.cli.main`` (the same code path as the c
 subprocess, and ``test_every_case_through_the_real_cli`` (slow) runs them all that way.
 
 The helpers (:func:`load_cases`, :func:`run_case`, :func:`problems`) are reused by
-``benchmarks/reliability.py``.
+``perf/reliability.py``.
 """
 from __future__ import annotations
 

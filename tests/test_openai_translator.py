@@ -233,7 +233,7 @@ def test_retry_after_headers_are_honoured():
 def test_complete_many_overlaps_requests():
     """16 slow requests: concurrency 8 really overlaps them (seen at the server), never > 8 in flight.
 
-    Speed ratios live in benchmarks/judge.py, not in timed assertions."""
+    Speed ratios live in perf/judge.py, not in timed assertions."""
     batch = [msgs(f"q{i}") for i in range(16)]
     with FaultProxy(delay_s=0.2) as proxy:
         with ChatClient("echo", proxy.base_url, concurrency=1) as seq:

@@ -13,7 +13,7 @@ verify``, ``bench push-to-hub --dry-run`` (HF_TOKEN found, never shown) and a re
 ``bench annotate translations push`` runs against a closed loopback port, with and without ``--debug``,
 so ARGILLA_API_KEY goes through the "server not reachable" error path (no Argilla server is needed).
 
-:func:`run_every_command` is reused by ``benchmarks/reliability.py``.
+:func:`run_every_command` is reused by ``perf/reliability.py``.
 """
 from __future__ import annotations
 

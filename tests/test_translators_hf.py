@@ -10,7 +10,7 @@ import pytest
 
 from bench import models as bm
 from bench.errors import BenchError
-from bench.tiny_models import build_tiny_causal_lm, build_tiny_marian, tiny_corpus, write_tiny_gguf
+from bench.testing.tiny_models import build_tiny_causal_lm, build_tiny_marian, tiny_corpus, write_tiny_gguf
 from benchmark.translators import prompts
 from benchmark.translators import hf_seq2seq as s2s
 from benchmark.translators.base import load_translator

@@ -29,60 +29,60 @@ import pytest
 
 from tests.helpers import REPO, run_cli
 
-CODE_DIRS = ("bench", "benchmark", "baselines", "annotation", "release", "cards", "benchmarks", "scripts")
+CODE_DIRS = ("bench", "benchmark", "baselines", "annotation", "release", "cards", "perf", "scripts")
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|WHERE|FROM|VALUES|JOIN|ORDER BY|GROUP BY)\b")
 
 # Reviewed interpolations into SQL text: (file, expression) -> why it is safe. A new one fails the
 # audit until someone checks it and adds it here (values must be bound as parameters instead).
 SQL_INTERPOLATIONS: dict[tuple[str, str], str] = {
-    ("baselines/leaderboard.py", "_KIND_SQL"): "module constant",
-    ("baselines/leaderboard.py", "_WORD_COUNT_SQL"): "module constant",
-    ("baselines/leaderboard.py", "_VALUE_SQL"): "module constant",
-    ("baselines/leaderboard.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
-    ("baselines/run.py", "table"): "loop over the _DEPENDENT_TABLES constant",
-    ("baselines/run.py", "ids"): "a constant subquery (values bound as ? parameters)",
-    ("baselines/leaderboard.py", "a"): "loop variable over the ASPECTS constant",
-    ("baselines/leaderboard.py", "', '.join((f\"'{a}'\" for a in REGULAR_ASPECTS))"): "constant aspect names",
-    ("baselines/error_scan.py", "where"): "fixed clause with a ? parameter",
-    ("baselines/preferences.py", "' AND '.join(where)"): "fixed clauses with ? placeholders",
-    ("baselines/preferences.py", "_placeholders(aspects)"): "'?, ?, ...' (values are parameters)",
-    ("baselines/preferences.py", "_placeholders(languages)"): "'?, ?, ...' (values are parameters)",
-    ("baselines/preferences.py", "_placeholders(methods)"): "'?, ?, ...' (values are parameters)",
-    ("baselines/import_just_eval.py", "cols"): "constant column names",
-    ("baselines/import_just_eval.py", "jcols"): "constant column names",
-    ("baselines/import_just_eval.py", "updates"): "built from constant column names",
-    ("baselines/run.py", "cols"): "constant column names",
-    ("baselines/run.py", "marks"): "'?, ?, ...' (values are parameters)",
+    ("baselines/leaderboard/queries.py", "_KIND_SQL"): "module constant",
+    ("baselines/leaderboard/queries.py", "_WORD_COUNT_SQL"): "module constant",
+    ("baselines/leaderboard/queries.py", "_VALUE_SQL"): "module constant",
+    ("baselines/leaderboard/queries.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
+    ("baselines/generation/run.py", "table"): "loop over the _DEPENDENT_TABLES constant",
+    ("baselines/generation/run.py", "ids"): "a constant subquery (values bound as ? parameters)",
+    ("baselines/leaderboard/queries.py", "a"): "loop variable over the ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "', '.join((f\"'{a}'\" for a in REGULAR_ASPECTS))"): "constant aspect names",
+    ("baselines/errors/scan.py", "where"): "fixed clause with a ? parameter",
+    ("baselines/dpo/preferences.py", "' AND '.join(where)"): "fixed clauses with ? placeholders",
+    ("baselines/dpo/preferences.py", "_placeholders(aspects)"): "'?, ?, ...' (values are parameters)",
+    ("baselines/dpo/preferences.py", "_placeholders(languages)"): "'?, ?, ...' (values are parameters)",
+    ("baselines/dpo/preferences.py", "_placeholders(methods)"): "'?, ?, ...' (values are parameters)",
+    ("baselines/judging/import_just_eval.py", "cols"): "constant column names",
+    ("baselines/judging/import_just_eval.py", "jcols"): "constant column names",
+    ("baselines/judging/import_just_eval.py", "updates"): "built from constant column names",
+    ("baselines/generation/run.py", "cols"): "constant column names",
+    ("baselines/generation/run.py", "marks"): "'?, ?, ...' (values are parameters)",
     ("annotation/errors.py", "' AND '.join(where)"): "fixed clauses with ? parameters",
     ("annotation/errors.py", "column"): "loop over constant column names",
-    ("benchmarks/leaderboard.py", "table"): "loop over constant table names (benchmark script)",
-    ("benchmarks/leaderboard.py", "', '.join(data.column_names)"): "columns of a table the script built",
+    ("perf/leaderboard.py", "table"): "loop over constant table names (benchmark script)",
+    ("perf/leaderboard.py", "', '.join(data.column_names)"): "columns of a table the script built",
 }
 # ``TEMPLATE.format(...)`` of SQL templates: keyword -> why it is safe (per file).
 SQL_FORMAT_KEYWORDS: dict[tuple[str, str], str] = {
-    ("baselines/leaderboard.py", "where"): "joined FILTER_CLAUSES constants; values bound as $f_<name>",
-    ("baselines/leaderboard.py", "kind"): "module constant",
-    ("baselines/leaderboard.py", "by_expr"): "BY_EXPRESSIONS whitelist (--by is a click.Choice)",
-    ("baselines/leaderboard.py", "words"): "_WORD_SOURCES constants",
-    ("baselines/leaderboard.py", "word_join"): "_WORD_SOURCES constants",
-    ("baselines/leaderboard.py", "join"): "'JOIN' or 'LEFT JOIN'",
-    ("baselines/leaderboard.py", "sums"): "built from the ASPECTS constant",
-    ("baselines/leaderboard.py", "regular_list"): "module constant",
-    ("baselines/leaderboard.py", "ctes"): "built above from the same constants",
-    ("baselines/leaderboard.py", "aspect_values"): "built from the ASPECTS constant",
-    ("baselines/leaderboard.py", "pivot"): "built from the ASPECTS constant",
-    ("baselines/leaderboard.py", "col"): "'task' / 'topic' constants",
-    ("baselines/leaderboard.py", "safety"): "SAFETY_ASPECT constant",
-    ("baselines/leaderboard.py", "value"): "module constant",
-    ("baselines/leaderboard.py", "combos"): "one of two module constants",
-    ("baselines/leaderboard.py", "merge_aspects"): "built from the ASPECTS constant",
-    ("baselines/leaderboard.py", "aspect_cols"): "built from the ASPECTS constant",
-    ("baselines/leaderboard.py", "n_regular"): "an int",
-    ("baselines/leaderboard.py", "regular_count"): "built from the REGULAR_ASPECTS constant",
-    ("baselines/leaderboard.py", "regular_sum"): "built from the REGULAR_ASPECTS constant",
-    ("baselines/leaderboard.py", "order"): "_order_clause(by): --by is a whitelist",
-    ("baselines/leaderboard.py", "labels"): "_LABEL_SOURCES constants",
-    ("baselines/leaderboard.py", "labels_join"): "_LABEL_SOURCES constants",
+    ("baselines/leaderboard/queries.py", "where"): "joined FILTER_CLAUSES constants; values bound as $f_<name>",
+    ("baselines/leaderboard/queries.py", "kind"): "module constant",
+    ("baselines/leaderboard/queries.py", "by_expr"): "BY_EXPRESSIONS whitelist (--by is a click.Choice)",
+    ("baselines/leaderboard/queries.py", "words"): "_WORD_SOURCES constants",
+    ("baselines/leaderboard/queries.py", "word_join"): "_WORD_SOURCES constants",
+    ("baselines/leaderboard/queries.py", "join"): "'JOIN' or 'LEFT JOIN'",
+    ("baselines/leaderboard/queries.py", "sums"): "built from the ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "regular_list"): "module constant",
+    ("baselines/leaderboard/queries.py", "ctes"): "built above from the same constants",
+    ("baselines/leaderboard/queries.py", "aspect_values"): "built from the ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "pivot"): "built from the ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "col"): "'task' / 'topic' constants",
+    ("baselines/leaderboard/queries.py", "safety"): "SAFETY_ASPECT constant",
+    ("baselines/leaderboard/queries.py", "value"): "module constant",
+    ("baselines/leaderboard/queries.py", "combos"): "one of two module constants",
+    ("baselines/leaderboard/queries.py", "merge_aspects"): "built from the ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "aspect_cols"): "built from the ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "n_regular"): "an int",
+    ("baselines/leaderboard/queries.py", "regular_count"): "built from the REGULAR_ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "regular_sum"): "built from the REGULAR_ASPECTS constant",
+    ("baselines/leaderboard/queries.py", "order"): "_order_clause(by): --by is a whitelist",
+    ("baselines/leaderboard/queries.py", "labels"): "_LABEL_SOURCES constants",
+    ("baselines/leaderboard/queries.py", "labels_join"): "_LABEL_SOURCES constants",
 }
 
 
@@ -102,7 +102,7 @@ def _name(node: ast.AST) -> str:
 
 
 def audit() -> list[str]:
-    """Every violation in the code base, as 'file:line: what' (empty: clean). Reused by benchmarks/reliability.py."""
+    """Every violation in the code base, as 'file:line: what' (empty: clean). Reused by perf/reliability.py."""
     found: list[str] = []
     for path in code_files():
         rel = str(path.relative_to(REPO))
@@ -197,8 +197,8 @@ def test_audit_catches_what_it_should(tmp_path, monkeypatch):
 
 
 def test_remote_code_off_and_safetensors_preferred(tmp_path):
-    from baselines import generation
-    from baselines.grid import ModelEntry
+    from baselines.generation import generators as generation
+    from baselines.generation.grid import ModelEntry
     from bench import models
 
     assert ModelEntry(path="org/m").trust_remote_code is False

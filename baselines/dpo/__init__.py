@@ -1,0 +1,1 @@
+"""DPO stage: preference pairs from judged responses and TRL training."""

@@ -1,0 +1,1 @@
+"""Critical-error stage: detectors, the store scan and their CLI."""

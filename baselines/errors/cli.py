@@ -1,0 +1,178 @@
+"""``errors`` commands: flag critical errors in model answers; score the detectors on a labelled dev set.
+
+    bench errors detect --input answers.jsonl --out flagged.jsonl
+    bench errors evaluate --dev tests/data/critical_errors_dev.jsonl [--json]
+
+Input lines carry ``instruction``, ``output``, ``lang`` (and optionally ``finish_reason``); every other
+field passes through unchanged. The whole file is validated before anything is written, and the output
+is written atomically.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench.atomic import atomic_open
+from bench.errors import InputError
+from bench.json_records import iter_jsonl
+from bench.label_scores import gold_labels
+from bench.languages import parse_languages
+from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
+
+_REQUIRED = ("instruction", "output", "lang")
+
+
+def read_records(path: str, languages: tuple[str, ...], labelled: bool = False) -> list[tuple[int, dict]]:
+    """Parse and validate every line; raise InputError naming the file, the line and the field."""
+    rows = [(lineno, _validate(path, lineno, value, languages, labelled)) for lineno, value in iter_jsonl(path)]
+    if not rows:
+        raise InputError(path, "no records (empty file)")
+    return rows
+
+
+def _validate(path: str, lineno: int, row: Any, languages: tuple[str, ...], labelled: bool) -> dict:
+    where = f"line {lineno}"
+    if not isinstance(row, dict):
+        raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=where)
+    for name in _REQUIRED:
+        if name not in row:
+            raise InputError(path, "missing field", record=where, field=name)
+        if not isinstance(row[name], str):
+            raise InputError(path, f"must be a string, got {type(row[name]).__name__}", record=where, field=name)
+    code = row["lang"].strip().lower()
+    if code not in languages:
+        raise InputError(path, f"unknown language {row['lang']!r}; this run detects: {', '.join(languages)} "
+                               "(see --languages)", record=where, field="lang")
+    fr = row.get("finish_reason")
+    if fr is not None and not isinstance(fr, str):
+        raise InputError(path, f"must be a string or null, got {type(fr).__name__}", record=where,
+                         field="finish_reason")
+    if labelled:
+        gold_labels(path, row, where, LABELS)
+    return row
+
+
+@click.group("errors")
+def errors() -> None:
+    """Critical errors in answers: repetition loops, unintended code, wrong language, format leaks, empty, truncated."""
+
+
+@errors.command("detect")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL: instruction, output, lang[, finish_reason]; other fields pass through.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL written with critical_errors and critical_error_evidence added.")
+@click.option("--languages", default="en,fr,es", show_default=True,
+              help="Languages the detector knows (ISO 639-1, comma-separated); every line's lang must be one.")
+def detect_cmd(input_path: str, out_path: str, languages: str) -> None:
+    """Add critical_errors (labels) and critical_error_evidence to every line of INPUT."""
+    langs = tuple(parse_languages(languages))
+    rows = read_records(input_path, langs)  # everything validated before any work or write
+    detector = CriticalErrorDetector(langs)
+    start = time.perf_counter()
+    results = detector.detect_many([(r["instruction"], r["output"], r["lang"].strip().lower(), r.get("finish_reason"))
+                                    for _, r in rows])
+    elapsed = time.perf_counter() - start
+    with atomic_open(out_path) as fh:
+        for (_, row), found in zip(rows, results):
+            row = dict(row)
+            row["critical_errors"] = [f.label for f in found]
+            row["critical_error_evidence"] = [f.to_dict() for f in found]
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _print_rates(rows, results, elapsed, out_path)
+
+
+def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
+    console = Console(stderr=True)
+    totals: Counter = Counter()
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for (_, row), found in zip(rows, results):
+        lang = row["lang"].strip().lower()
+        totals[lang] += 1
+        counts[lang].update(f.label for f in found)
+        if found:
+            counts[lang]["(any)"] += 1
+    langs = sorted(totals)
+    table = Table(title=f"critical errors ({DETECTOR_VERSION}): share of answers per language")
+    table.add_column("label")
+    for lang in langs + ["all"]:
+        table.add_column(lang, justify="right")
+
+    def cell(n: int, total: int) -> str:
+        return f"{n / total:.1%} ({n})" if total else "-"
+
+    n_all = sum(totals.values())
+    for label in LABELS + ("(any)",):
+        table.add_row(label, *(cell(counts[lang][label], totals[lang]) for lang in langs),
+                      cell(sum(c[label] for c in counts.values()), n_all))
+    table.add_row("answers", *(str(totals[lang]) for lang in langs), str(n_all))
+    console.print(table)
+    rate = f"{n_all / elapsed:,.0f} answers/s" if elapsed > 0 else ""
+    console.print(f"errors: {n_all} answers checked in {elapsed:.2f}s ({rate}) -> {out_path}", highlight=False,
+                  soft_wrap=True)
+
+
+@errors.command("scan")
+@click.option("--languages", default=None, help="Only responses in these languages (default: all).")
+@click.pass_obj
+def scan_cmd(ctx, languages: str | None) -> None:
+    """Run the detectors over every response in the store not yet checked by this detector version."""
+    from baselines.errors.scan import scan_store
+
+    langs = parse_languages(languages) if languages else None
+    report = scan_store(ctx.workspace, langs)
+    console = Console(stderr=True)
+    table = Table(title=f"critical errors ({DETECTOR_VERSION}) in the store")
+    table.add_column("label")
+    table.add_column("new findings", justify="right")
+    for label in LABELS:
+        table.add_row(label, str(report.label_counts.get(label, 0)))
+    console.print(table)
+    console.print(f"checked {report.checked} responses now; {report.already_checked} were already checked")
+
+
+@errors.command("evaluate")
+@click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
+              help="Labelled JSONL: instruction, output, lang[, finish_reason], labels.")
+@click.option("--split", default=None, help="Only lines whose 'split' field has this value (e.g. tune, heldout).")
+@click.option("--languages", default="en,fr,es", show_default=True, help="Languages the detector knows.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--show-errors", is_flag=True, help="Also list the items where the detectors disagree with the labels.")
+def evaluate_cmd(dev_path: str, split: str | None, languages: str, as_json: bool, show_errors: bool) -> None:
+    """Precision / recall / F1 / support per label and micro-averaged on a labelled dev set."""
+    langs = tuple(parse_languages(languages))
+    rows = read_records(dev_path, langs, labelled=True)
+    records = [dict(r, lang=r["lang"].strip().lower()) for _, r in rows]
+    if split is not None:
+        records = [r for r in records if r.get("split") == split]
+        if not records:
+            raise InputError(dev_path, f"no records with split {split!r}")
+    for n, rec in enumerate(records):
+        rec.setdefault("id", f"line-{n + 1}")
+    start = time.perf_counter()
+    report = evaluate_records(records, CriticalErrorDetector(langs))
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    errors_list = [{"id": i, "missed": m, "spurious": s} for i, m, s in report.pop("errors")]
+    if as_json:
+        if show_errors:
+            report["errors"] = errors_list
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    console = Console()
+    title = f"critical-error detectors {DETECTOR_VERSION} on {Path(dev_path).name} ({report['items']} items"
+    table = Table(title=title + (f", split {split})" if split else ")"))
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for name, m in list(report["labels"].items()) + [("micro avg", report["micro"])]:
+        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
+    console.print(table)
+    if show_errors:
+        for err in errors_list:
+            console.print(f"{err['id']}: missed {err['missed']} spurious {err['spurious']}", highlight=False)

@@ -1,0 +1,55 @@
+"""Run the critical-error detectors over every response in the store (feeds the leaderboard).
+
+Responses already checked by the current DETECTOR_VERSION are skipped, and each chunk is
+committed on its own, so a rerun or an interrupted scan redoes nothing.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bench.progress import progress_task
+from bench.workspace import Workspace
+from baselines.errors.critical_errors import DETECTOR_VERSION, CriticalErrorDetector
+
+CHUNK = 500
+
+
+@dataclass
+class ScanReport:
+    checked: int = 0
+    already_checked: int = 0
+    label_counts: Counter = field(default_factory=Counter)
+
+
+def scan_store(ws: Workspace, languages: list[str] | None = None) -> ScanReport:
+    """Detect critical errors for every unchecked response (optionally only some languages)."""
+    store = ws.store
+    where, params = "", [DETECTOR_VERSION]
+    if languages:
+        where, params = "AND r.lang IN (SELECT unnest(?::VARCHAR[]))", params + [list(languages)]
+    todo = store.query(
+        "SELECT r.response_id, r.instruction, r.output, r.lang, r.finish_reason FROM responses r "
+        "LEFT JOIN critical_error_checks c ON c.response_id = r.response_id AND c.detector_version = ? "
+        f"WHERE c.response_id IS NULL {where} ORDER BY r.response_id", params)
+    report = ScanReport(already_checked=store.query(
+        "SELECT count(*) FROM critical_error_checks WHERE detector_version = ?", [DETECTOR_VERSION])[0][0])
+    if not todo:
+        return report
+    detector = CriticalErrorDetector(sorted({"en", *(row[3] for row in todo)}))
+    with progress_task("critical errors", total=len(todo), unit="responses") as advance:
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start:start + CHUNK]
+            findings = detector.detect_many([(r[1], r[2], r[3], r[4]) for r in chunk])
+            rows = []
+            for r, found in zip(chunk, findings):
+                labels = [f.label for f in found]
+                report.label_counts.update(labels)
+                rows.append([r[0], DETECTOR_VERSION, labels, json.dumps([f.to_dict() for f in found], ensure_ascii=False)])
+            with store.transaction() as con:
+                con.executemany("INSERT OR REPLACE INTO critical_error_checks (response_id, detector_version, labels, "
+                                "evidence) VALUES (?, ?, ?, ?)", rows)
+            report.checked += len(chunk)
+            advance(len(chunk))
+    return report

@@ -1,0 +1,1 @@
+"""Generation stage: grids, URIAL prompts, generators and the run over a grid."""

@@ -1,0 +1,1 @@
+"""Judging stage: LLM-judge prompts, parsing, the judge run and imported published judgements."""

@@ -1,0 +1,96 @@
+"""``bench baselines judge``: score stored responses with an LLM judge (see :mod:`baselines.judging.judge`).
+
+Mounted by the integrator (``baselines`` group); the command reads ``ctx.obj.workspace``.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+
+from bench.errors import BenchError
+from bench.models import DTYPES
+
+
+@click.command("judge")
+@click.option("--judge", "judge_spec", required=True, metavar="SPEC",
+              help="openai:<model>@<base_url> (any OpenAI-compatible server) | hf:<hub id or path> "
+                   "(local chat model) | a local model folder.")
+@click.option("--runs", "runs", multiple=True, metavar="FIELD=VALUE",
+              help="Only these responses: model=X, method=urial, lang=fr, run_key=K, category=safety, run_id=R. "
+                   "Repeat (or comma-separate); the same field twice matches either value.")
+@click.option("--concurrency", type=click.IntRange(1, 512), default=16, show_default=True,
+              help="Requests in flight (OpenAI-compatible judges).")
+@click.option("--max-parse-failure-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+              help="Stop once this share of judged responses has an unreadable score (after 20 responses).")
+@click.option("--limit", type=click.IntRange(0), default=None, help="Judge at most N responses this run.")
+@click.option("--price-in", type=click.FloatRange(0), default=None, help="USD per 1,000 prompt tokens (for the cost).")
+@click.option("--price-out", type=click.FloatRange(0), default=None,
+              help="USD per 1,000 completion tokens (for the cost).")
+@click.option("--max-tokens", type=click.IntRange(1), default=1024, show_default=True,
+              help="Cap on the judge's answer length.")
+@click.option("--name", "judge_name", default=None,
+              help="Judge name stored with the scores (default: the spec, e.g. openai:gpt-4o-mini).")
+@click.option("--repair-attempts", type=click.IntRange(0, 5), default=1, show_default=True,
+              help="Follow-up requests asking for valid JSON when a score is unreadable.")
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Batch size (local judges).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda (local judges).")
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
+              show_default=True, help="Weights' precision (local judges): auto = float32 on CPU, bfloat16/float16 on "
+                                      "GPU. Cached calls are keyed by the judge name, not the dtype: give --name to keep "
+                                      "precisions apart.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+@click.pass_obj
+def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit, price_in, price_out, max_tokens,
+              judge_name, repair_attempts, batch_size, device, dtype, as_json) -> None:
+    """Judge the stored responses this judge has not judged yet (resumable; cached calls are free)."""
+    from baselines.judging.judge import JudgeStopped, judge_responses, parse_run_filters
+
+    if (price_in is None) != (price_out is None):
+        raise click.UsageError("give both --price-in and --price-out (USD per 1,000 tokens), or neither")
+    try:
+        filters = parse_run_filters(list(runs))
+    except BenchError as exc:
+        raise click.BadParameter(str(exc), param_hint="--runs") from None
+    price = (price_in, price_out) if price_in is not None else None
+    try:
+        report = judge_responses(ctx.workspace, judge_spec, runs=filters, concurrency=concurrency,
+                                 max_parse_failure_rate=max_parse_failure_rate, limit=limit, price_per_1k=price,
+                                 max_tokens=max_tokens, judge_name=judge_name, repair_attempts=repair_attempts,
+                                 batch_size=batch_size, device=device, dtype=dtype)
+    except JudgeStopped as exc:
+        _show(exc.report, as_json)
+        raise
+    _show(report, as_json)
+
+
+def _show(report, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"judge {report.judge}" + (f" (run {report.run_id})" if report.run_id else ""))
+    table.add_column("", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("responses selected", f"{report.selected:,}"),
+        ("judged", f"{report.judged:,}"),
+        ("  from cache", f"{report.from_cache:,}"),
+        ("failed (retried next run)", f"{report.failed:,}"),
+        ("unfinished", f"{report.unfinished:,}"),
+        ("parse failures", f"{report.parse_failures:,} ({report.parse_failure_rate:.1%})"),
+        ("repair requests", f"{report.repairs:,}"),
+        ("requests sent", f"{report.requests:,}"),
+        ("prompt tokens", f"{report.prompt_tokens:,}"),
+        ("completion tokens", f"{report.completion_tokens:,}"),
+        ("cost (USD)", "-" if report.cost_usd is None else f"{report.cost_usd:,.4f}"),
+        ("seconds", f"{report.seconds:,.1f}"),
+        ("items/s", f"{report.items_per_s:,.2f}"),
+    ]
+    if report.stopped:
+        rows.append(("stopped", report.stopped))
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)

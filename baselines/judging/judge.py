@@ -1,0 +1,879 @@
+"""Judging stored responses with an LLM judge (``bench baselines judge``).
+
+One judge backend behind one small interface (:class:`JudgeBackend`):
+
+* ``openai:<model>[@<base_url>]``: any OpenAI-compatible server through :class:`bench.openai_client.ChatClient`
+  (bounded concurrency, retries with backoff on 429/5xx/timeouts/malformed bodies, key redaction);
+* ``hf:<hub id or path>`` or a bare local model folder / ``.gguf`` file: a local causal LM with a chat
+  template, batched greedy generation (:mod:`bench.models`), no server.
+
+:func:`judge_responses` selects the stored responses that have no judgement yet from this judge
+(so a rerun resumes and never judges anything twice), builds the judge prompt of each
+(:func:`baselines.judging.prompts.build_judge_messages`: the safety protocol for safety items, the five
+aspects otherwise, in the response's language) and keys it by ``prompt_hash`` = sha256 of the judge
+name, the backend's identity (model, decoding parameters), :data:`PROMPT_VERSION` and the messages.
+
+The ``judge_calls`` table is a cache keyed by ``(judge, prompt_hash)``: a prompt already answered is
+never paid twice. Everything else is sent; each item is persisted as soon as it finishes — its
+``judge_calls`` row and its ``judgements`` rows in ONE transaction — so a killed run loses nothing
+that finished. An item whose answer needs a repair first stores its answer with
+``error = 'repair pending'`` (a resumed run sends only the repair).
+
+Parsing (:func:`baselines.judging.parse.parse_judgement`): when an aspect is missing, unreadable or N/A,
+ONE repair request (``repair_attempts``) re-asks the judge for the JSON contract
+(:func:`baselines.judging.parse.repair_prompt`, as a follow-up turn of the same conversation) and the
+parse with more valid scores is kept (the original on a tie). A score that is still missing is stored
+as ``score NULL`` with its ``error`` (``missing``, ``unparseable judge output``, ``not applicable``,
+``out of range: ...``) and the raw text in ``judge_calls``: never 5 or 0.
+
+``judge_calls.error`` is NULL (complete), ``parse: <aspects>`` (stored, some scores missing),
+``repair pending`` or ``failed: <reason>`` (the request failed after the client's retries: nothing
+is written to ``judgements``, so the next run retries it).
+
+The run stops (:class:`JudgeStopped`, a :class:`BenchError` naming the rate and the threshold) once,
+after ``min_sample`` items, the share of items with an unreadable score exceeds
+``max_parse_failure_rate`` (or the share of failed requests exceeds ``max_failure_rate``); what
+finished is persisted first and requests in flight are awaited and stored.
+
+Counting: every number in :class:`JudgeReport` counts responses (items). ``judged`` = responses whose
+judgements were written by this run, ``from_cache`` of them came from ``judge_calls`` without a request;
+``failed`` = responses whose request failed; ``judged + failed + unfinished == selected``.
+Tokens and cost count only what this run sent. The summary is stored in ``runs.params['summary']``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from bench.errors import BenchError
+from bench.openai_client import ChatClient, ChatError, ChatFailure, ChatResult, parse_openai_spec
+from baselines.judging.parse import ERR_NOT_APPLICABLE, AspectScore, ParsedJudgement, parse_judgement, repair_prompt
+from baselines.judging.prompts import PROMPT_VERSION, aspects_for, build_judge_messages, protocol_for_category
+
+COMMAND = "baselines judge"
+CODE_VERSION = "judge-v1"
+DEFAULT_MAX_TOKENS = 1024
+MIN_SAMPLE = 20
+FILTER_FIELDS = ("run_key", "model", "method", "lang", "category", "run_id", "item_id")
+ERR_FAILED = "failed: "
+ERR_REPAIR_PENDING = "repair pending"
+ERR_PARSE = "parse: "
+
+Outcome = ChatResult | ChatFailure
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class JudgeReport:
+    """What one run did (every count is in responses)."""
+
+    judge: str
+    run_id: str | None = None
+    selected: int = 0  # responses without a judgement from this judge (after filters and limit)
+    judged: int = 0  # judgements written this run (including from_cache)
+    from_cache: int = 0  # ... of which came from judge_calls without a request
+    failed: int = 0  # request failed after retries (retried by the next run)
+    parse_failures: int = 0  # judged responses with at least one unreadable score (after repair)
+    parse_failure_rate: float = 0.0  # parse_failures / judged
+    repairs: int = 0  # repair requests sent (items)
+    requests: int = 0  # HTTP attempts (OpenAI backend) or generations (local backend)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped early, if it did
+
+    @property
+    def unfinished(self) -> int:
+        return self.selected - self.judged - self.failed
+
+    @property
+    def items_per_s(self) -> float:
+        return (self.judged + self.failed) / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["unfinished"] = self.unfinished
+        out["items_per_s"] = round(self.items_per_s, 3)
+        return out
+
+
+class JudgeStopped(BenchError):
+    """The run stopped early (parse failure or request failure rate past its threshold)."""
+
+    def __init__(self, message: str, report: JudgeReport):
+        super().__init__(message)
+        self.report = report
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class JudgeBackend:
+    """Turns chat messages into judge answers.
+
+    ``workers`` tasks run at once, each of up to ``chunk_size`` requests; ``complete_batch`` returns one
+    :class:`ChatResult` or :class:`ChatFailure` per request and never raises for one bad item.
+    """
+
+    spec: str
+    name: str  # default judge name (judgements.judge)
+    workers: int = 1
+    chunk_size: int = 1
+
+    def identity(self) -> dict[str, Any]:
+        """What, besides the messages, decides the answer (enters the prompt hash)."""
+        raise NotImplementedError
+
+    def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def requests_sent(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+class OpenAIJudge(JudgeBackend):
+    """``openai:<model>[@<base_url>]`` through :class:`ChatClient` (temperature 0)."""
+
+    def __init__(self, spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
+                 client_options: Mapping[str, Any] | None = None):
+        self.spec = spec
+        self.model, self.base_url = parse_openai_spec(spec)
+        self.params: dict[str, Any] = {"temperature": 0.0}
+        if max_tokens:
+            self.params["max_tokens"] = int(max_tokens)
+        options = dict(client_options or {})
+        options.setdefault("timeout", 120)
+        self.client = ChatClient(self.model, self.base_url, concurrency=concurrency, default_params=self.params,
+                                 **options)
+        default = "https://api.openai.com/v1"
+        self.name = f"openai:{self.model}" + ("" if self.base_url == default else f"@{self.base_url}")
+        self.workers = concurrency
+        self.chunk_size = 1
+
+    def identity(self) -> dict[str, Any]:
+        # the base URL is left out: the same model behind another address answers the same
+        return {"backend": "openai", "model": self.model, "params": self.params}
+
+    def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
+        out: list[Outcome] = []
+        for messages in batch:
+            try:
+                out.append(self.client.complete(messages))
+            except ChatError as exc:  # retries exhausted or a fail-fast status: one failed item
+                out.append(exc.failure)
+        return out
+
+    def requests_sent(self) -> int:
+        return self.client.usage.requests
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class LocalJudge(JudgeBackend):
+    """A local causal LM with a chat template (Hub id, folder or .gguf), batched greedy decoding."""
+
+    def __init__(self, spec: str, *, batch_size: int = 8, max_tokens: int | None = DEFAULT_MAX_TOKENS,
+                 device: str = "auto", dtype: str = "auto", cache_dir: str | Path | None = None):
+        from bench.models import load_config, load_tokenizer, resolve_device, resolve_dtype, resolve_model
+
+        if batch_size < 1:
+            raise BenchError(f"batch size must be >= 1, got {batch_size}")
+        self.spec = spec
+        target = spec[3:] if spec.startswith("hf:") else spec
+        self.cache_dir = str(cache_dir) if cache_dir else None
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.ref = resolve_model(target, cache_dir=self.cache_dir)
+        self.config = load_config(self.ref, cache_dir=self.cache_dir)
+        self.tokenizer = load_tokenizer(self.ref, padding_side="left", cache_dir=self.cache_dir)
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise BenchError(f"judge model '{self.ref.ref}' has no chat template (a judge must be a chat model)")
+        if self.tokenizer.pad_token_id is None:
+            raise BenchError(f"judge model '{self.ref.ref}': tokenizer has neither a pad nor an eos token")
+        self.max_new_tokens = int(max_tokens or DEFAULT_MAX_TOKENS)
+        self.name = f"hf:{self.ref.ref}"
+        self.workers = 1
+        self.chunk_size = batch_size
+        self._model: Any = None
+        self._generations = 0
+        self._lock = threading.Lock()
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": "hf", "fingerprint": self.ref.fingerprint, "decoding": "greedy",
+                "max_new_tokens": self.max_new_tokens}
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from bench.models import load_causal_lm
+
+            self._model, _ = load_causal_lm(self.ref, dtype=self.dtype, device=self.device, cache_dir=self.cache_dir)
+        return self._model
+
+    def _context_length(self) -> int | None:
+        for name in ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"):
+            value = getattr(self.config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    def _render(self, messages: list[dict]) -> list[int]:
+        tok = self.tokenizer
+        try:
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception:  # noqa: BLE001 - e.g. "System role not supported": fold it into the first user turn
+            merged = [dict(m) for m in messages if m["role"] != "system"]
+            system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+            if merged and system:
+                merged[0]["content"] = system + "\n\n" + merged[0]["content"]
+            text = tok.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    def _eos_ids(self) -> list[int]:
+        from benchmark.translators.causal_lm import END_OF_TURN_TOKENS
+
+        ids: list[int] = []
+        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        for value in (gen_eos, self.tokenizer.eos_token_id):
+            if value is not None:
+                ids.extend(value if isinstance(value, (list, tuple)) else [value])
+        specials = set(self.tokenizer.all_special_tokens)
+        ids.extend(i for i in self.tokenizer.convert_tokens_to_ids([t for t in END_OF_TURN_TOKENS if t in specials])
+                   if i is not None)
+        return list(dict.fromkeys(ids))
+
+    def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
+        import torch
+
+        from bench.models import length_sorted_batches, quiet_transformers
+
+        start = time.monotonic()
+        out: list[Outcome | None] = [None] * len(batch)
+        context = self._context_length()
+        todo: list[int] = []
+        encoded: dict[int, list[int]] = {}
+        for i, messages in enumerate(batch):
+            ids = self._render(list(messages))
+            if context is not None and len(ids) >= context:
+                out[i] = ChatFailure(reason=f"prompt of {len(ids)} tokens exceeds the model's context length {context}",
+                                     attempts=1, latency_s=0.0, retryable=False)
+            else:
+                encoded[i] = ids
+                todo.append(i)
+        if todo:
+            model, tok = self.model, self.tokenizer
+            eos = self._eos_ids()
+            lengths = [len(encoded[i]) for i in todo]
+            for group in length_sorted_batches(lengths, len(todo)):
+                idx = [todo[g] for g in group]
+                limit = self.max_new_tokens
+                if context is not None:
+                    limit = min(limit, context - max(len(encoded[i]) for i in idx))
+                try:
+                    padded = tok.pad({"input_ids": [encoded[i] for i in idx]}, padding=True, return_tensors="pt")
+                    padded = {k: v.to(model.device) for k, v in padded.items()}
+                    with torch.inference_mode(), quiet_transformers():
+                        gen = model.generate(**padded, max_new_tokens=limit, do_sample=False, num_beams=1,
+                                             pad_token_id=tok.pad_token_id, eos_token_id=eos or None,
+                                             temperature=None, top_p=None, top_k=None)
+                except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these items fail, the run goes on
+                    reason = f"generation error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                    for i in idx:
+                        out[i] = ChatFailure(reason=reason, attempts=1, latency_s=time.monotonic() - start)
+                    continue
+                prompt_len = padded["input_ids"].shape[1]
+                eos_set = set(eos)
+                for row, i in zip(gen, idx):
+                    new = row[prompt_len:].tolist()
+                    n, finish = len(new), "length"
+                    for k, t in enumerate(new):
+                        if t in eos_set:
+                            n, finish = k, "stop"
+                            break
+                    text = tok.decode(new[:n], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+                    out[i] = ChatResult(text=text.strip(), finish_reason=finish, prompt_tokens=len(encoded[i]),
+                                        completion_tokens=n + (1 if finish == "stop" else 0), attempts=1,
+                                        latency_s=time.monotonic() - start)
+            with self._lock:
+                self._generations += len(todo)
+        return out  # type: ignore[return-value]
+
+    def requests_sent(self) -> int:
+        with self._lock:
+            return self._generations
+
+    def close(self) -> None:
+        if self._model is not None:
+            device = str(getattr(self._model, "device", "cpu"))
+            self._model = None
+            if device.startswith("cuda"):
+                import torch
+
+                torch.cuda.empty_cache()
+
+
+def make_backend(spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
+                 batch_size: int = 8, device: str = "auto", dtype: str = "auto",
+                 cache_dir: str | Path | None = None, client_options: Mapping[str, Any] | None = None) -> JudgeBackend:
+    """The backend for a judge SPEC: ``openai:<model>[@<base_url>]``, ``hf:<id|path>`` or a local path."""
+    spec = (spec or "").strip()
+    if not spec:
+        raise BenchError("empty judge SPEC; expected openai:<model>@<base_url> or hf:<id or path>")
+    if spec.startswith("openai:"):
+        return OpenAIJudge(spec, concurrency=concurrency, max_tokens=max_tokens, client_options=client_options)
+    if spec.startswith("hf:"):
+        if not spec[3:].strip():
+            raise BenchError(f"bad judge SPEC '{spec}': expected hf:<hub id or local path>")
+        return LocalJudge(spec, batch_size=batch_size, max_tokens=max_tokens, device=device, dtype=dtype,
+                          cache_dir=cache_dir)
+    path = Path(spec).expanduser()
+    if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
+        return LocalJudge(spec, batch_size=batch_size, max_tokens=max_tokens, device=device, dtype=dtype,
+                          cache_dir=cache_dir)
+    raise BenchError(f"unknown judge SPEC '{spec}': expected openai:<model>@<base_url>, hf:<hub id or path>, "
+                     "or a local model folder")
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def parse_run_filters(runs: Mapping[str, Any] | Iterable[str] | str | None) -> dict[str, list[str]]:
+    """``["model=X", "method=urial", "lang=fr"]`` or ``{"lang": ["fr", "es"]}`` -> ``{field: [values]}``.
+
+    The same field given twice matches either value; different fields must all match.
+    A bare value without ``=`` is taken as a ``run_key``."""
+    out: dict[str, list[str]] = {}
+    if runs is None:
+        return out
+    if isinstance(runs, str):
+        runs = [runs]
+    if isinstance(runs, Mapping):
+        pairs = []
+        for key, value in runs.items():
+            values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            pairs += [(str(key), str(v)) for v in values]
+    else:
+        pairs = []
+        for item in runs:
+            text = str(item).strip()
+            if not text:
+                continue
+            for part in (p.strip() for p in text.split(",")):
+                if not part:
+                    continue
+                key, sep, value = part.partition("=")
+                pairs.append((key.strip(), value.strip()) if sep else ("run_key", key.strip()))
+    for key, value in pairs:
+        if key not in FILTER_FIELDS:
+            raise BenchError(f"unknown run filter '{key}={value}'; known fields: {', '.join(FILTER_FIELDS)}")
+        if not value:
+            raise BenchError(f"run filter '{key}=' has no value")
+        out.setdefault(key, [])
+        if value not in out[key]:
+            out[key].append(value)
+    return out
+
+
+def select_responses(store: Any, judge: str, filters: Mapping[str, Sequence[str]] | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """Responses with no judgement yet from ``judge``, in a stable order (run key, language, item)."""
+    where = ["NOT EXISTS (SELECT 1 FROM judgements j WHERE j.response_id = r.response_id AND j.judge = ?)"]
+    params: list[Any] = [judge]
+    for key, values in (filters or {}).items():
+        if key not in FILTER_FIELDS:
+            raise BenchError(f"unknown run filter '{key}'")
+        where.append(f"r.{key} IN ({', '.join('?' for _ in values)})")
+        params += list(values)
+    sql = ("SELECT r.response_id, r.run_key, r.model, r.method, r.lang, r.item_id, r.instruction, r.output, "
+           "r.category FROM responses r WHERE " + " AND ".join(where) +
+           " ORDER BY r.run_key, r.lang, TRY_CAST(r.item_id AS BIGINT) NULLS LAST, r.item_id, r.response_id")
+    if limit is not None:
+        if limit < 0:
+            raise BenchError(f"limit must be >= 0, got {limit}")
+        sql += f" LIMIT {int(limit)}"
+    return store.query_dicts(sql, params)
+
+
+def prompt_hash(judge: str, identity: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> str:
+    """sha256 of the judge name, the backend identity, the prompt version and the messages."""
+    payload = {"judge": judge, "backend": identity, "prompt_version": PROMPT_VERSION, "code": CODE_VERSION,
+               "messages": list(messages)}
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- one item
+
+
+def _unreadable(parsed: ParsedJudgement) -> list[str]:
+    """Aspects without a usable score (N/A is an answer, not a parse failure)."""
+    return [a for a, s in parsed.aspects.items() if s.score is None and s.error != ERR_NOT_APPLICABLE]
+
+
+def _needs_repair(parsed: ParsedJudgement) -> bool:
+    return any(s.score is None for s in parsed.aspects.values())  # the contract asks for numbers, not N/A
+
+
+def _quality(parsed: ParsedJudgement) -> tuple[int, int]:
+    valid = sum(s.score is not None for s in parsed.aspects.values())
+    na = sum(s.score is None and s.error == ERR_NOT_APPLICABLE for s in parsed.aspects.values())
+    return valid, na
+
+
+def _parsed_to_json(parsed: ParsedJudgement) -> dict[str, Any]:
+    return {"aspects": {a: asdict(s) for a, s in parsed.aspects.items()}, "error": parsed.error,
+            "method": parsed.method}
+
+
+def _parsed_from_json(obj: Mapping[str, Any], aspects: Sequence[str]) -> ParsedJudgement:
+    stored = obj["aspects"]
+    return ParsedJudgement({a: AspectScore(**stored[a]) for a in aspects}, obj.get("error"), obj.get("method"))
+
+
+@dataclass
+class _Job:
+    """One distinct judge prompt (responses with identical prompts share it)."""
+
+    prompt_hash: str
+    protocol: str
+    aspects: tuple[str, ...]
+    messages: list[dict]
+    responses: list[dict[str, Any]]
+    raw: str | None = None  # the judge's first answer
+    parsed: ParsedJudgement | None = None  # the best parse so far
+    source: str = "original"  # which answer the parse comes from: original | repair-<n>
+    last_raw: str | None = None  # the answer the next repair quotes
+    repairs: list[dict[str, Any]] = field(default_factory=list)  # {raw, used, error}
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    run_prompt_tokens: int = 0  # tokens paid by this run (not by an earlier one)
+    run_completion_tokens: int = 0
+
+    @property
+    def response_id(self) -> str:
+        return self.responses[0]["response_id"]
+
+    def repair_messages(self) -> list[dict]:
+        assert self.last_raw is not None
+        return self.messages + [{"role": "assistant", "content": self.last_raw},
+                                {"role": "user", "content": repair_prompt(self.last_raw, self.aspects)}]
+
+    def state_json(self) -> dict[str, Any]:
+        assert self.parsed is not None
+        return {**_parsed_to_json(self.parsed), "source": self.source, "repairs": self.repairs,
+                "last_raw": self.last_raw}
+
+    def restore(self, row: Mapping[str, Any]) -> None:
+        """Load a judge_calls row (a finished answer, or one awaiting its repair)."""
+        state = json.loads(row["parsed"]) if isinstance(row["parsed"], str) else row["parsed"]
+        self.raw = row["raw"]
+        self.parsed = _parsed_from_json(state, self.aspects)
+        self.source = state.get("source", "original")
+        self.repairs = list(state.get("repairs") or [])
+        self.last_raw = state.get("last_raw") or row["raw"]
+        self.attempts = int(row["attempts"] or 0)
+        self.prompt_tokens = int(row["prompt_tokens"] or 0)
+        self.completion_tokens = int(row["completion_tokens"] or 0)
+
+    def add(self, result: ChatResult) -> None:
+        self.attempts += result.attempts
+        self.prompt_tokens += result.prompt_tokens
+        self.completion_tokens += result.completion_tokens
+        self.run_prompt_tokens += result.prompt_tokens
+        self.run_completion_tokens += result.completion_tokens
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class _Run:
+    def __init__(self, store: Any, backend: JudgeBackend, judge: str, report: JudgeReport, *,
+                 price_per_1k: tuple[float, float] | None, repair_attempts: int, max_parse_failure_rate: float,
+                 max_failure_rate: float, min_sample: int, on_item: Callable[[dict[str, Any]], None] | None,
+                 advance: Callable[[int], None]):
+        self.store, self.backend, self.judge, self.report = store, backend, judge, report
+        self.price = price_per_1k
+        self.repair_attempts = repair_attempts
+        self.max_parse_failure_rate = max_parse_failure_rate
+        self.max_failure_rate = max_failure_rate
+        self.min_sample = min_sample
+        self.on_item = on_item
+        self.advance = advance
+        self.stop_reason: str | None = None
+        self.repairs_sent = 0
+        self._calls: list[list[Any]] = []
+        self._judgements: list[list[Any]] = []
+        self._after: list[Callable[[], None]] = []
+
+    # -- persistence (main thread only) --------------------------------------------------------
+    # Finished items are buffered and written by ``flush`` in one transaction per round of answers
+    # (each item complete: its judge_calls row and all its judgements rows), right after the answers
+    # arrive; notifications and progress follow the commit.
+
+    def _cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        if self.price is None:
+            return None
+        return prompt_tokens / 1000 * self.price[0] + completion_tokens / 1000 * self.price[1]
+
+    def _call_row(self, job: _Job, parsed: Any, error: str | None) -> list[Any]:
+        return [self.judge, job.prompt_hash, job.response_id, job.protocol, job.raw,
+                None if parsed is None else json.dumps(parsed, ensure_ascii=False), error, job.attempts,
+                job.prompt_tokens, job.completion_tokens, self._cost(job.prompt_tokens, job.completion_tokens),
+                self.report.run_id]
+
+    def _judgement_rows(self, job: _Job) -> list[list[Any]]:
+        assert job.parsed is not None
+        return [[r["response_id"], self.judge, job.protocol, aspect, s.score, s.raw_score, s.reason, s.error,
+                 self.report.run_id]
+                for r in job.responses for aspect, s in job.parsed.aspects.items()]
+
+    def flush(self, notify: bool = True) -> None:
+        """Write what finished since the last flush (one transaction), then report it."""
+        if not self._calls and not self._judgements:
+            return
+        calls, judgements, after = self._calls, self._judgements, self._after
+        self._calls, self._judgements, self._after = [], [], []
+        with self.store.transaction() as con:
+            for i in range(0, len(calls), 200):
+                chunk = calls[i:i + 200]
+                con.execute(
+                    "INSERT OR REPLACE INTO judge_calls (judge, prompt_hash, response_id, protocol, raw, parsed, error, "
+                    "attempts, prompt_tokens, completion_tokens, cost_usd, run_id) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)), [v for r in chunk for v in r])
+            for i in range(0, len(judgements), 500):
+                chunk = judgements[i:i + 500]
+                con.execute(
+                    "INSERT OR REPLACE INTO judgements (response_id, judge, protocol, aspect, score, raw_score, reason, "
+                    "error, run_id) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    [v for r in chunk for v in r])
+        if notify:
+            for action in after:
+                action()
+
+    def _account(self, job: _Job) -> None:
+        self.report.prompt_tokens += job.run_prompt_tokens
+        self.report.completion_tokens += job.run_completion_tokens
+        job.run_prompt_tokens = job.run_completion_tokens = 0
+
+    def finalize(self, job: _Job, *, cached: bool = False) -> None:
+        """Store the judgements of a finished item (and its call, unless it came from the cache)."""
+        assert job.parsed is not None
+        bad = _unreadable(job.parsed)
+        if not cached:
+            error = (ERR_PARSE + ", ".join(bad)) if bad else None
+            self._calls.append(self._call_row(job, {**job.state_json(), "last_raw": None}, error))
+        self._judgements += self._judgement_rows(job)
+        self._account(job)
+        n = len(job.responses)
+        self.report.judged += n
+        if cached:
+            self.report.from_cache += n
+        if bad:
+            self.report.parse_failures += n
+        self._after.append(lambda: self._done(job, n, "judged", cached=cached, unreadable=bad))
+        self._check_rates()
+
+    def store_failure(self, job: _Job, failure: ChatFailure) -> None:
+        job.attempts += failure.attempts
+        self._calls.append(self._call_row(job, None, ERR_FAILED + failure.reason))
+        self._account(job)
+        n = len(job.responses)
+        self.report.failed += n
+        self._after.append(lambda: self._done(job, n, "failed", reason=failure.reason))
+        self._check_rates()
+
+    def store_pending(self, job: _Job) -> None:
+        """An answer that awaits its repair: kept, so a killed run does not pay for it again."""
+        self._calls.append(self._call_row(job, job.state_json(), ERR_REPAIR_PENDING))
+        self._account(job)
+
+    def _done(self, job: _Job, n: int, status: str, **extra: Any) -> None:
+        self.advance(n)
+        if self.on_item is not None:
+            self.on_item({"status": status, "response_ids": [r["response_id"] for r in job.responses],
+                          "prompt_hash": job.prompt_hash, **extra})
+
+    def _check_rates(self) -> None:
+        r = self.report
+        if self.stop_reason is not None:
+            return
+        if r.judged >= self.min_sample and r.parse_failures / r.judged > self.max_parse_failure_rate:
+            self.stop_reason = (f"parse failure rate {r.parse_failures / r.judged:.1%} ({r.parse_failures} of "
+                                f"{r.judged} judged responses) is above the threshold "
+                                f"{self.max_parse_failure_rate:.1%}")
+        finished = r.judged + r.failed
+        if self.stop_reason is None and finished >= self.min_sample and r.failed / finished > self.max_failure_rate:
+            self.stop_reason = (f"request failure rate {r.failed / finished:.1%} ({r.failed} of {finished} "
+                                f"responses) is above the threshold {self.max_failure_rate:.1%}")
+
+    # -- answers (main thread) -------------------------------------------------------------
+    def on_answer(self, job: _Job, outcome: Outcome, stage: str) -> bool:
+        """Handle one answer; True when the job needs (another) repair request."""
+        if stage == "original":
+            if isinstance(outcome, ChatFailure):
+                self.store_failure(job, outcome)
+                return False
+            job.add(outcome)
+            job.raw = job.last_raw = outcome.text
+            job.parsed = parse_judgement(outcome.text, job.aspects)
+            job.source = "original"
+        else:
+            if isinstance(outcome, ChatFailure):
+                job.attempts += outcome.attempts
+                job.repairs.append({"raw": None, "used": False, "error": ERR_FAILED + outcome.reason})
+                self.finalize(job)  # the original answer stands
+                return False
+            job.add(outcome)
+            parsed = parse_judgement(outcome.text, job.aspects)
+            assert job.parsed is not None
+            used = _quality(parsed) > _quality(job.parsed)
+            job.repairs.append({"raw": outcome.text, "used": used, "error": parsed.error})
+            if used:
+                job.parsed, job.source = parsed, f"repair-{len(job.repairs)}"
+            job.last_raw = outcome.text
+        if _needs_repair(job.parsed) and len(job.repairs) < self.repair_attempts:
+            return True
+        self.finalize(job)
+        return False
+
+
+def judge_responses(
+    ws: Any,
+    judge_spec: str,
+    *,
+    runs: Mapping[str, Any] | Iterable[str] | str | None = None,
+    concurrency: int = 16,
+    max_parse_failure_rate: float = 0.2,
+    repair_attempts: int = 1,
+    limit: int | None = None,
+    price_per_1k: tuple[float, float] | None = None,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    judge_name: str | None = None,
+    min_sample: int = MIN_SAMPLE,
+    max_failure_rate: float = 0.5,
+    batch_size: int = 8,
+    device: str = "auto",
+    dtype: str = "auto",
+    client_options: Mapping[str, Any] | None = None,
+    on_item: Callable[[dict[str, Any]], None] | None = None,
+    backend: JudgeBackend | None = None,
+) -> JudgeReport:
+    """Judge the stored responses that ``judge_spec`` has not judged yet; see the module docstring.
+
+    ``ws``: a :class:`bench.workspace.Workspace` (or anything with ``.store``); ``runs``: filters on
+    ``run_key``/``model``/``method``/``lang``/``category``/``run_id``/``item_id`` (``["lang=fr", ...]`` or a
+    mapping); ``price_per_1k``: ``(input, output)`` USD per 1,000 tokens; ``judge_name``: the name stored
+    in ``judgements.judge`` (default: the normalised spec, e.g. ``openai:gpt-4o-mini``);
+    ``client_options``: extra :class:`ChatClient` arguments (timeout, max_retries, backoff_base, api_key...);
+    ``on_item(event)``: called after each item is persisted (an exception there stops the run, as Ctrl-C
+    would). Raises :class:`JudgeStopped` when a failure rate passes its threshold (after persisting).
+    """
+    if concurrency < 1:
+        raise BenchError(f"concurrency must be >= 1, got {concurrency}")
+    if not 0 <= max_parse_failure_rate <= 1:
+        raise BenchError(f"max_parse_failure_rate must be between 0 and 1, got {max_parse_failure_rate}")
+    if not 0 <= max_failure_rate <= 1:
+        raise BenchError(f"max_failure_rate must be between 0 and 1, got {max_failure_rate}")
+    if repair_attempts < 0:
+        raise BenchError(f"repair_attempts must be >= 0, got {repair_attempts}")
+    if min_sample < 1:
+        raise BenchError(f"min_sample must be >= 1, got {min_sample}")
+    if price_per_1k is not None:
+        if len(price_per_1k) != 2 or any(p is None or p < 0 for p in price_per_1k):
+            raise BenchError(f"price_per_1k must be (input, output) USD per 1k tokens, got {price_per_1k!r}")
+        price_per_1k = (float(price_per_1k[0]), float(price_per_1k[1]))
+    filters = parse_run_filters(runs)
+    store = ws.store
+    cache_dir = getattr(ws, "cache_dir", None)
+    own_backend = backend is None
+    if backend is None:
+        backend = make_backend(judge_spec, concurrency=concurrency, max_tokens=max_tokens, batch_size=batch_size,
+                               device=device, dtype=dtype, cache_dir=cache_dir, client_options=client_options)
+    try:
+        return _judge(store, backend, judge_name or backend.name, filters=filters, limit=limit,
+                      price_per_1k=price_per_1k, repair_attempts=repair_attempts,
+                      max_parse_failure_rate=max_parse_failure_rate, max_failure_rate=max_failure_rate,
+                      min_sample=min_sample, on_item=on_item,
+                      params={"judge_spec": judge_spec, "concurrency": concurrency,
+                              "max_parse_failure_rate": max_parse_failure_rate, "max_failure_rate": max_failure_rate,
+                              "repair_attempts": repair_attempts, "limit": limit, "max_tokens": max_tokens,
+                              "price_per_1k": list(price_per_1k) if price_per_1k else None,
+                              "min_sample": min_sample, "batch_size": batch_size})
+    finally:
+        if own_backend:
+            backend.close()
+
+
+def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, list[str]], limit: int | None,
+           price_per_1k: tuple[float, float] | None, repair_attempts: int, max_parse_failure_rate: float,
+           max_failure_rate: float, min_sample: int, on_item: Callable[[dict[str, Any]], None] | None,
+           params: dict[str, Any]) -> JudgeReport:
+    from bench.progress import progress_task
+
+    started = time.perf_counter()
+    identity = backend.identity()
+    rows = select_responses(store, judge, filters, limit)
+    report = JudgeReport(judge=judge, selected=len(rows), cost_usd=0.0 if price_per_1k else None)
+    run_params = {**params, "judge": judge, "identity": identity, "prompt_version": PROMPT_VERSION,
+                  "filters": filters, "selected": len(rows)}
+    report.run_id = store.start_run(COMMAND, run_params)
+
+    # distinct prompts (identical prompts are sent once)
+    jobs: dict[str, _Job] = {}
+    for row in rows:
+        protocol = protocol_for_category(row["category"])
+        messages = build_judge_messages(row["instruction"], row["output"], protocol, row["lang"])
+        key = prompt_hash(judge, identity, messages)
+        if key in jobs:
+            jobs[key].responses.append(row)
+        else:
+            jobs[key] = _Job(key, protocol, aspects_for(protocol), messages, [row])
+
+    cached = {r["prompt_hash"]: r for r in store.query_dicts(
+        "SELECT prompt_hash, raw, parsed, error, attempts, prompt_tokens, completion_tokens FROM judge_calls "
+        "WHERE judge = ? AND list_contains(?, prompt_hash)", [judge, list(jobs)])} if jobs else {}
+
+    requests_before = backend.requests_sent()
+    status = "failed"
+    with progress_task(f"judging with {judge}", total=len(rows), unit="items") as advance:
+        run = _Run(store, backend, judge, report, price_per_1k=price_per_1k, repair_attempts=repair_attempts,
+                   max_parse_failure_rate=max_parse_failure_rate, max_failure_rate=max_failure_rate,
+                   min_sample=min_sample, on_item=on_item, advance=advance)
+        originals: deque[_Job] = deque()
+        repairs: deque[_Job] = deque()
+        try:
+            for key, job in jobs.items():
+                row = cached.get(key)
+                error = (row or {}).get("error") or ""
+                if row is None or error.startswith(ERR_FAILED) or row["parsed"] is None:
+                    originals.append(job)
+                elif not _restore(job, row):  # unreadable cache entry: ask again
+                    originals.append(job)
+                elif error == ERR_REPAIR_PENDING:
+                    if len(job.repairs) < repair_attempts:
+                        repairs.append(job)
+                    else:
+                        run.finalize(job)
+                else:
+                    run.finalize(job, cached=True)
+                if len(run._judgements) >= 2000:
+                    run.flush()
+                if run.stop_reason:
+                    break
+            run.flush()
+            if not run.stop_reason:
+                _pump(run, backend, originals, repairs)
+            status = "stopped" if run.stop_reason else "done"
+        finally:
+            report.requests = backend.requests_sent() - requests_before
+            report.seconds = time.perf_counter() - started
+            report.parse_failure_rate = report.parse_failures / report.judged if report.judged else 0.0
+            report.stopped = run.stop_reason
+            report.repairs = run.repairs_sent
+            if price_per_1k:
+                report.cost_usd = run._cost(report.prompt_tokens, report.completion_tokens)
+            try:
+                _finish_run(store, report, run_params, "failed" if status != "done" else "done")
+            except Exception:  # noqa: BLE001 - never hide the original error
+                if status == "done":
+                    raise
+    if run.stop_reason:
+        raise JudgeStopped(f"judge {judge} stopped: {run.stop_reason}; {report.judged} responses judged "
+                           f"and stored, {report.unfinished} left for the next run", report)
+    return report
+
+
+def _restore(job: _Job, row: Mapping[str, Any]) -> bool:
+    try:
+        job.restore(row)
+        return True
+    except (KeyError, TypeError, ValueError):
+        job.raw = job.parsed = job.last_raw = None
+        job.repairs, job.attempts, job.prompt_tokens, job.completion_tokens = [], 0, 0, 0
+        return False
+
+
+def _pump(run: _Run, backend: JudgeBackend, originals: deque[_Job], repairs: deque[_Job]) -> None:
+    """Keep ``backend.workers`` tasks of up to ``chunk_size`` requests in flight; handle answers as they come."""
+    pool = ThreadPoolExecutor(max_workers=backend.workers, thread_name_prefix="judge")
+    pending: dict[Future, tuple[str, list[_Job]]] = {}
+    clean = False
+
+    def submit() -> None:
+        # repairs first: they finish items; at most 2 tasks per worker queued (prompt stop)
+        while not run.stop_reason and len(pending) < 2 * backend.workers and (repairs or originals):
+            source, stage = (repairs, "repair") if repairs else (originals, "original")
+            chunk = [source.popleft() for _ in range(min(backend.chunk_size, len(source)))]
+            batch = [j.repair_messages() if stage == "repair" else j.messages for j in chunk]
+            if stage == "repair":
+                run.repairs_sent += len(chunk)
+            pending[pool.submit(backend.complete_batch, batch)] = (stage, chunk)
+
+    try:
+        submit()
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                stage, chunk = pending.pop(fut)
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()
+                if exc is not None:  # a bug in a backend: these items fail, the run goes on
+                    reason = f"internal error: {type(exc).__name__}: {exc}"[:300]
+                    outcomes: list[Outcome] = [ChatFailure(reason=reason, attempts=0, latency_s=0.0, retryable=False)
+                                               for _ in chunk]
+                else:
+                    outcomes = fut.result()
+                for job, outcome in zip(chunk, outcomes):
+                    if run.on_answer(job, outcome, stage):
+                        run.store_pending(job)  # kept; if the run stops now, the next run sends the repair
+                        if not run.stop_reason:
+                            repairs.append(job)
+            if run.stop_reason:
+                for fut in list(pending):
+                    if fut.cancel():
+                        pending.pop(fut)
+                repairs.clear()
+                originals.clear()
+            submit()  # keep the workers busy first, then write
+            run.flush()
+        clean = True
+    finally:
+        if not clean:
+            try:
+                run.flush(notify=False)  # finished items handled before the interruption
+            except Exception:  # noqa: BLE001 - never hide the original error
+                pass
+        pool.shutdown(wait=clean, cancel_futures=True)
+        if not clean:
+            backend.close()  # stop retry waits of requests still running; their answers are dropped
+
+
+def _finish_run(store: Any, report: JudgeReport, params: dict[str, Any], status: str) -> None:
+    summary = report.to_dict()
+    with store.transaction() as con:
+        con.execute("UPDATE runs SET params = ? WHERE run_id = ?",
+                    [json.dumps({**params, "summary": summary}, sort_keys=True, default=str), report.run_id])
+    store.finish_run(report.run_id, status)
+
+
+__all__ = [
+    "JudgeBackend", "JudgeReport", "JudgeStopped", "LocalJudge", "OpenAIJudge",
+    "judge_responses", "make_backend", "parse_run_filters", "prompt_hash", "select_responses",
+    "DEFAULT_MAX_TOKENS", "ERR_FAILED", "ERR_PARSE", "ERR_REPAIR_PENDING", "MIN_SAMPLE",
+]

@@ -1,0 +1,47 @@
+"""CLI group ``bench results``: bring published results into the store and export them."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group("results")
+def results() -> None:
+    """Import published judgements and export the judgements config."""
+
+
+@results.command("import-just-eval")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--model", default=None, help="Model name for every item (default: from generator_cand / file name).")
+@click.option("--judge", default=None, help="Judge name (default: eval_config's 'gpt').")
+@click.option("--source", default=None, metavar="INSTRUCTIONS",
+              help="Just-Eval-Instruct instructions (.jsonl/.json/.parquet or Hub id) for item metadata.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_obj
+def import_just_eval_cmd(ctx, files, model, judge, source, as_json) -> None:
+    """Import just-eval judgement FILES (JSON lists of judged items) into the store."""
+    from baselines.judging.import_just_eval import import_just_eval
+
+    # the store is opened (the workspace created) only once every file is valid
+    report = import_just_eval(lambda: ctx.workspace.store, files, model=model, judge=judge, source=source)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    for f in report.files:
+        click.echo(f"{f['file']}: {f['responses']} responses, {f['judgements']} judgements "
+                   f"({f['not_applicable']} N/A, {f['parsed_from_result']} parsed from raw text); "
+                   f"model {', '.join(f['models'])}; judge {', '.join(f['judges'])}")
+    click.echo(f"imported {len(report.files)} file(s) (run {report.run_id})")
+
+
+@results.command("export-judgements")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--judge", default=None, help="Only this judge's scores.")
+@click.pass_obj
+def export_judgements_cmd(ctx, out_dir, judge) -> None:
+    """Write the `judgements` config parquet (one row per response and judge) under OUT_DIR."""
+    from baselines.leaderboard.queries import export_judgements
+
+    path = export_judgements(ctx.workspace.store, out_dir, judge=judge)
+    click.echo(f"judgements written to {path}")

@@ -1,0 +1,1 @@
+"""Leaderboard stage: DuckDB queries, statistics and table/plot rendering."""

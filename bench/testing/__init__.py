@@ -1,0 +1,1 @@
+"""Test fixtures: tiny, randomly initialised but real local models (never imported by runtime code)."""

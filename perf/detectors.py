@@ -1,0 +1,77 @@
+"""Critical-error detector speed (and error rates) over the 7 x 1,000 published Just-Eval answers.
+
+Reads ../shared/data/just-eval-instruct/outputs/*.jsonl in place (English answers), runs
+``CriticalErrorDetector.detect_many`` over all of them (best of --repeat runs; the detector is built
+once, outside the timing), prints the share of answers per label and model, and ends with one JSON line:
+``{"detector_items_per_s": ..., "items": ...}``.
+
+    python perf/detectors.py [--repeat 3] [--outputs DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector  # noqa: E402
+
+OUTPUTS = REPO.parent / "shared" / "data" / "just-eval-instruct" / "outputs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--outputs", default=str(OUTPUTS), help="folder of <model>.jsonl answer files")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one is reported")
+    args = parser.parse_args()
+
+    files = sorted(Path(args.outputs).glob("*.jsonl"))
+    if not files:
+        sys.exit(f"no answer files in {args.outputs} (../shared is absent?)")
+    rows, models = [], []
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                rows.append((rec["instruction"], rec["output"], "en", rec.get("finish_reason")))
+                models.append(path.stem)
+
+    t0 = time.perf_counter()
+    detector = CriticalErrorDetector(("en", "fr", "es"))
+    build_s = time.perf_counter() - t0
+    best = float("inf")
+    results = None
+    for _ in range(max(1, args.repeat)):
+        t0 = time.perf_counter()
+        results = detector.detect_many(rows)
+        best = min(best, time.perf_counter() - t0)
+    chars = sum(len(r[1]) for r in rows)
+
+    per_model: dict[str, Counter] = {}
+    totals: Counter = Counter(models)
+    for model, found in zip(models, results):
+        c = per_model.setdefault(model, Counter())
+        c.update(f.label for f in found)
+        c["(any)"] += bool(found)
+    short = {label: label.split("_")[0][:6] for label in LABELS}
+    header = f"{'model':28s}" + "".join(f"{short[l]:>9s}" for l in LABELS) + f"{'any':>9s}"
+    print(f"critical errors ({DETECTOR_VERSION}), share of answers (count) per model:")
+    print(header)
+    for model in sorted(per_model):
+        n = totals[model]
+        cells = "".join(f"{per_model[model][l] / n:>8.1%} " for l in LABELS + ("(any)",))
+        print(f"{model:28s}{cells}")
+    print(f"detector built in {build_s:.2f}s; {len(rows)} answers ({chars / len(rows):,.0f} chars on average) "
+          f"in {best:.2f}s (best of {args.repeat})")
+    print(json.dumps({"detector_items_per_s": round(len(rows) / best, 1), "items": len(rows),
+                      "seconds": round(best, 3), "mean_chars": round(chars / len(rows)), "build_s": round(build_s, 2),
+                      "detector_version": DETECTOR_VERSION}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Judging throughput: concurrency 16 vs one request at a time, and critical-error detector speed.
+
+1. The same responses are judged twice by ``baselines.judging.judge.judge_responses`` against a loopback
+   OpenAI-compatible server (a stdlib server in this script) that waits a fixed latency (default
+   100 ms) and answers valid judge JSON: once with ``--concurrency`` (16), once with concurrency 1,
+   each into a fresh workspace (so nothing comes from the cache). Items/s and the speedup are
+   reported (the time counts selection, prompts, requests, parsing and the DuckDB writes).
+2. If ``baselines/errors/critical_errors.py`` exists: ``CriticalErrorDetector().detect_many`` over all
+   shared outputs (``../shared/data/just-eval-instruct/outputs/*.jsonl``, 7,000 rows); else null.
+
+Last line: one JSON object (``concurrency_speedup``, ``detector_items_per_s`` first).
+
+    python perf/judge.py [--items 96] [--latency-ms 100] [--concurrency 16]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("BENCH_NO_PROGRESS", "1")
+
+from baselines.judging.judge import judge_responses  # noqa: E402
+from baselines.judging.parse import MULTI_ASPECTS, SAFETY_ASPECTS  # noqa: E402
+from bench.ids import response_id, run_key  # noqa: E402
+from bench.workspace import Workspace  # noqa: E402
+
+OUTPUTS = REPO.parent / "shared" / "data" / "just-eval-instruct" / "outputs"
+
+
+# --------------------------------------------------------------------------- a slow judge server
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+def start_judge_server(latency_s: float) -> tuple[_Server, dict]:
+    stats = {"requests": 0, "inflight": 0, "max_inflight": 0}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            with lock:
+                stats["requests"] += 1
+                stats["inflight"] += 1
+                stats["max_inflight"] = max(stats["max_inflight"], stats["inflight"])
+            try:
+                time.sleep(latency_s)
+                system = body["messages"][0]["content"]
+                aspects = MULTI_ASPECTS if '"helpfulness"' in system else SAFETY_ASPECTS
+                text = json.dumps({a: {"reason": "Adequate.", "score": 4} for a in aspects})
+                payload = json.dumps({
+                    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": body.get("model"),
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 900, "completion_tokens": 60, "total_tokens": 960}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            finally:
+                with lock:
+                    stats["inflight"] -= 1
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server, stats
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_outputs(limit: int | None = None) -> list[dict]:
+    rows: list[dict] = []
+    for path in sorted(OUTPUTS.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    rec = json.loads(line)
+                    rec["model"] = path.stem
+                    rows.append(rec)
+    return rows[:limit] if limit else rows
+
+
+def fill_workspace(ws: Workspace, items: list[dict]) -> None:
+    key = run_key(model="bench", method="published")
+    langs = ("en", "fr", "es")
+    rows = []
+    for i, rec in enumerate(items):
+        lang = langs[i % 3]
+        category = "safety" if int(rec["id"]) >= 800 else "regular"
+        rows.append([response_id(key, i, lang), key, "bench", "published", lang, str(i), rec["instruction"],
+                     rec["output"], category])
+    with ws.store.transaction() as con:
+        con.executemany("INSERT INTO responses (response_id, run_key, model, method, lang, item_id, instruction, "
+                        "output, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def pick_items(n: int) -> list[dict]:
+    if OUTPUTS.is_dir():
+        rows = load_outputs()
+        step = max(1, len(rows) // n)
+        picked = rows[::step][:n]
+        if len(picked) == n:
+            return picked
+    return [{"id": i, "instruction": f"Question {i}: explain something.", "output": f"An answer {i}. " * 20}
+            for i in range(n)]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def judge_timing(items: list[dict], base_url: str, concurrency: int, tmp: Path) -> dict:
+    ws = Workspace(tmp / f"ws-c{concurrency}")
+    fill_workspace(ws, items)
+    report = judge_responses(ws, f"openai:bench-judge@{base_url}", concurrency=concurrency,
+                             client_options={"timeout": 30}, price_per_1k=(0.001, 0.002))
+    ws.close()
+    assert report.judged == len(items) and report.failed == 0 and report.parse_failures == 0, report
+    return {"seconds": round(report.seconds, 3), "items_per_s": round(report.judged / report.seconds, 2),
+            "requests": report.requests}
+
+
+def detector_timing() -> dict:
+    if not (REPO / "baselines" / "critical_errors.py").exists():
+        return {"detector_items_per_s": None, "detector_note": "baselines/errors/critical_errors.py not found"}
+    if not OUTPUTS.is_dir():
+        return {"detector_items_per_s": None, "detector_note": f"{OUTPUTS} not found"}
+    from baselines.errors.critical_errors import CriticalErrorDetector
+
+    records = load_outputs()
+    rows = [(r["instruction"], r["output"], "en") for r in records]
+    t0 = time.perf_counter()
+    detector = CriticalErrorDetector()
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    findings = detector.detect_many(rows)
+    seconds = time.perf_counter() - t0
+    labels: dict[str, int] = {}
+    for found in findings:
+        for f in found:
+            labels[f.label] = labels.get(f.label, 0) + 1
+    return {"detector_items_per_s": round(len(rows) / seconds, 1), "detector_rows": len(rows),
+            "detector_seconds": round(seconds, 2), "detector_build_s": round(build_s, 2),
+            "detector_flagged": sum(1 for f in findings if f), "detector_labels": labels}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=96)
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--skip-detector", action="store_true")
+    args = parser.parse_args()
+
+    items = pick_items(args.items)
+    server, stats = start_judge_server(args.latency_ms / 1000)
+    base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-judge-"))
+    try:
+        import openai  # noqa: F401  - import cost out of the timings
+
+        concurrent = judge_timing(items, base_url, args.concurrency, tmp)
+        peak = stats["max_inflight"]
+        sequential = judge_timing(items, base_url, 1, tmp)
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    speedup = sequential["seconds"] / concurrent["seconds"]
+    print(f"judge: {len(items)} items, {args.latency_ms:g} ms latency; concurrency {args.concurrency}: "
+          f"{concurrent['seconds']} s ({concurrent['items_per_s']} items/s, peak {peak} in flight); "
+          f"sequential: {sequential['seconds']} s ({sequential['items_per_s']} items/s); speedup {speedup:.1f}x",
+          file=sys.stderr)
+    det = {"detector_items_per_s": None, "detector_note": "skipped"} if args.skip_detector else detector_timing()
+    if det.get("detector_items_per_s"):
+        print(f"detector: {det['detector_rows']} outputs in {det['detector_seconds']} s "
+              f"({det['detector_items_per_s']} items/s; built in {det['detector_build_s']} s)", file=sys.stderr)
+    result = {
+        "concurrency_speedup": round(speedup, 2),
+        "detector_items_per_s": det.pop("detector_items_per_s"),
+        "items": len(items), "latency_ms": args.latency_ms, "concurrency": args.concurrency,
+        "concurrent_seconds": concurrent["seconds"], "concurrent_items_per_s": concurrent["items_per_s"],
+        "concurrent_peak_in_flight": peak,
+        "sequential_seconds": sequential["seconds"], "sequential_items_per_s": sequential["items_per_s"],
+        "target_speedup": 8, "meets_target": speedup >= 8, **det,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
