@@ -106,7 +106,8 @@ def carry_reviews(out_dir: Path, lang: str, rows: list[dict[str, Any]]) -> int:
 def write_card(out_dir: Path, *, languages: list[str], source_name: str, source_revision: str | None,
                source_key: str, translation_system: str, rows_by_lang: dict[str, list[dict[str, Any]]]) -> Path:
     """Render the first dataset card (README.md) with Hub ``configs`` metadata."""
-    from cards.provenance import hub_dataset_id, public_name
+    from bench.public_names import public_name
+    from cards.provenance import hub_dataset_id
     from cards.render import render
     from cards.validate import size_category
 

@@ -33,7 +33,8 @@ from datetime import date as date_cls, datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from cards.provenance import JUST_EVAL_DATASET, hub_dataset_id, public_name
+from bench.public_names import public_name
+from cards.provenance import JUST_EVAL_DATASET, hub_dataset_id
 from bench.errors import BenchError, InputError
 from bench.hashing import sha256_file
 from bench.json_records import parse_json, read_json

@@ -231,7 +231,8 @@ def test_declared_source_dataset_goes_to_the_card(pipeline, tmp_path):
 
 
 def test_provenance_names():
-    from cards.provenance import hub_dataset_id, public_name
+    from bench.public_names import public_name
+    from cards.provenance import hub_dataset_id
 
     assert hub_dataset_id("re-align/just-eval-instruct") == "re-align/just-eval-instruct"
     assert hub_dataset_id(str(DEMO)) is None and hub_dataset_id("data/x.jsonl") is None

@@ -45,7 +45,7 @@ class Translator(ABC):
     @property
     def system_name(self) -> str:
         """Human-readable name written to ``translation_system`` in the dataset (no local directories)."""
-        from cards.provenance import public_name
+        from bench.public_names import public_name
 
         return public_name(self.spec) or self.spec
 
