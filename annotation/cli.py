@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from annotation.client import server_options
+from bench.cli_options import json_option, languages_option
 from bench.languages import parse_languages
 
 
@@ -83,13 +84,13 @@ _prefix_opt = click.option("--name", "prefix", default=None,
 
 @translations.command("push")
 @_dataset_opt
-@click.option("--languages", default=None, help="Target languages to push, comma-separated (default: all but en).")
+@languages_option("Target languages to push, comma-separated (default: all but en).")
 @click.option("--min-submitted", type=click.IntRange(1, 50), default=1, show_default=True,
               help="Annotators who must submit each record (2+ gives overlap for agreement).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N items (by id) per language.")
 @_prefix_opt
 @server_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_url, api_key, workspace_name, as_json):
     """Create or update the review datasets (idempotent: record id = item id)."""
     from annotation import translations as tr
@@ -110,10 +111,10 @@ def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_
 
 @translations.command("pull")
 @_dataset_opt
-@click.option("--languages", default=None, help="Languages to pull, comma-separated (default: all but en).")
+@languages_option("Languages to pull, comma-separated (default: all but en).")
 @_prefix_opt
 @server_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 def translations_pull(dataset_dir, languages, prefix, api_url, api_key, workspace_name, as_json):
     """Merge submitted reviews into the dataset folder; report coverage and agreement."""
     from annotation import translations as tr
@@ -169,7 +170,7 @@ _name_opt = click.option("--dataset-name", "name", default="critical-errors", sh
 
 
 @errors.command("push")
-@click.option("--languages", default=None, help="Only responses in these languages.")
+@languages_option("Only responses in these languages.")
 @click.option("--models", default=None, help="Only these models (comma-separated display names).")
 @click.option("--methods", default=None, help="Only these methods (zero-shot, urial, chat, dpo, published).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most N responses (in response_id order).")
@@ -178,7 +179,7 @@ _name_opt = click.option("--dataset-name", "name", default="critical-errors", sh
               help="Annotators who must submit each record.")
 @_name_opt
 @server_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @click.pass_obj
 def errors_push(ctx, languages, models, methods, limit, flagged_only, min_submitted, name, api_url, api_key,
                 workspace_name, as_json):
@@ -201,7 +202,7 @@ def errors_push(ctx, languages, models, methods, limit, flagged_only, min_submit
 @errors.command("pull")
 @_name_opt
 @server_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @click.pass_obj
 def errors_pull(ctx, name, api_url, api_key, workspace_name, as_json):
     """Store submitted labels in the workspace; report detector precision/recall against them."""

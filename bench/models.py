@@ -7,8 +7,12 @@ sha256 over the config, tokenizer and weight files for folders and GGUF files (b
 hashed once and remembered by path, size and mtime in ``<cache_dir>/model-hashes.json``).
 
 :func:`load_causal_lm` and :func:`load_seq2seq` return ``(model, tokenizer)`` in eval mode on the
-requested device. GGUF files are dequantised once by transformers and saved as a safetensors
-copy under ``<cache_dir>/converted/<sha256>/``; later loads read that copy.
+requested device; :func:`load_model` the weights alone, as a training run takes them. GGUF files
+are dequantised once by transformers and saved as a safetensors copy under
+``<cache_dir>/converted/<sha256>/``; later loads read that copy.
+
+This module is the loading part of the language-model layer; :mod:`bench.chat` renders and
+encodes prompts, :mod:`bench.decoding` knows stop tokens, context lengths and greedy batches.
 """
 from __future__ import annotations
 
@@ -242,6 +246,14 @@ def torch_dtype(name: str) -> Any:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
+def empty_cuda_cache(device: Any) -> None:
+    """Give a released model's GPU memory back (call after dropping the last reference to it)."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 
@@ -320,21 +332,30 @@ def load_tokenizer(ref: ModelRef | str, *, padding_side: str | None = None, cach
     return tokenizer
 
 
-def _load(ref: ModelRef | str, auto_cls_name: str, padding_side: str, task: str, dtype: str, device: str,
-          cache_dir: str | os.PathLike | None, trust_remote_code: bool) -> tuple[Any, Any]:
+def load_model(ref: ModelRef | str, *, task: str = "causal", dtype: Any = "auto",
+               cache_dir: str | os.PathLike | None = None, trust_remote_code: bool = False) -> Any:
+    """The weights alone, as ``AutoModelForCausalLM`` (``task="causal"``) or ``AutoModelForSeq2SeqLM``
+    (``"seq2seq"``) loads them: ``dtype`` is a torch dtype or ``"auto"``; not moved to a device and not
+    put in eval mode (training takes them so)."""
     import transformers
 
     ref = _as_ref(ref, cache_dir)
-    device = resolve_device(device)
-    dtype_name = resolve_dtype(dtype, device)
     path, kwargs = model_source(ref, cache_dir, task=task)
-    auto_cls = getattr(transformers, auto_cls_name)
+    auto_cls = transformers.AutoModelForSeq2SeqLM if task == "seq2seq" else transformers.AutoModelForCausalLM
     try:
         with quiet_transformers():
-            model = auto_cls.from_pretrained(path, dtype=torch_dtype(dtype_name), trust_remote_code=trust_remote_code,
-                                             **kwargs)
+            return auto_cls.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
     except Exception as exc:  # noqa: BLE001
         raise BenchError(f"cannot load model '{ref.ref}': {_one_line(exc)}") from exc
+
+
+def _load(ref: ModelRef | str, padding_side: str, task: str, dtype: str, device: str,
+          cache_dir: str | os.PathLike | None, trust_remote_code: bool) -> tuple[Any, Any]:
+    ref = _as_ref(ref, cache_dir)
+    device = resolve_device(device)
+    dtype_name = resolve_dtype(dtype, device)
+    model = load_model(ref, task=task, dtype=torch_dtype(dtype_name), cache_dir=cache_dir,
+                       trust_remote_code=trust_remote_code)
     model.to(device)
     model.eval()
     tokenizer = load_tokenizer(ref, padding_side=padding_side, cache_dir=cache_dir,
@@ -348,13 +369,13 @@ def _load(ref: ModelRef | str, auto_cls_name: str, padding_side: str, task: str,
 def load_causal_lm(ref: ModelRef | str, dtype: str = "auto", device: str = "auto",
                    cache_dir: str | os.PathLike | None = None, trust_remote_code: bool = False) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a decoder-only model; tokenizer pads on the left."""
-    return _load(ref, "AutoModelForCausalLM", "left", "causal", dtype, device, cache_dir, trust_remote_code)
+    return _load(ref, "left", "causal", dtype, device, cache_dir, trust_remote_code)
 
 
 def load_seq2seq(ref: ModelRef | str, dtype: str = "auto", device: str = "auto",
                  cache_dir: str | os.PathLike | None = None, trust_remote_code: bool = False) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for an encoder-decoder model; tokenizer pads on the right."""
-    return _load(ref, "AutoModelForSeq2SeqLM", "right", "seq2seq", dtype, device, cache_dir, trust_remote_code)
+    return _load(ref, "right", "seq2seq", dtype, device, cache_dir, trust_remote_code)
 
 
 # ---------------------------------------------------------------------------------------------

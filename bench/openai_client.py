@@ -35,6 +35,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence, Union
+from urllib.parse import urlsplit
 
 from bench.errors import BenchError
 
@@ -54,7 +55,9 @@ def parse_openai_spec(spec: str) -> tuple[str, str]:
     """``"openai:<model>@<base_url>"`` (or without the ``openai:`` prefix) -> ``(model, base_url)``.
 
     The base URL is optional (default ``https://api.openai.com/v1``) and must start with http(s)://.
-    The model may itself contain ``@`` (``org/model@rev``): the split is at the first ``@http``.
+    The model may itself contain ``@`` (``org/model@rev``) when a base URL follows: the split is at the
+    first ``@http``. An ``@`` followed by anything but an absolute http(s) URL is an error, never a
+    silent fall-back to the hosted API (which would send the user's key there).
     """
     target = (spec[len("openai:"):] if spec.startswith("openai:") else spec).strip()
     match = re.match(r"^(?P<model>.+?)@(?P<url>https?://\S+)$", target)
@@ -62,8 +65,11 @@ def parse_openai_spec(spec: str) -> tuple[str, str]:
     if not model or model.startswith("@"):
         raise BenchError(f"bad OpenAI SPEC '{spec}': expected openai:<model>[@<base_url>], e.g. "
                          "openai:gpt-4o-mini or openai:my-model@http://127.0.0.1:8000/v1")
-    if not match and re.search(r"@(localhost|[\w.-]+:\d+)(/|$)", target):
-        raise BenchError(f"bad OpenAI SPEC '{spec}': the base URL must start with http:// or https://")
+    if not match and "@" in target:  # a base URL was given but is not an absolute http(s) URL
+        raise BenchError(f"bad OpenAI SPEC '{spec}': the base URL after '@' must be an absolute http:// or "
+                         "https:// URL, e.g. openai:my-model@http://127.0.0.1:8000/v1")
+    if match and not urlsplit(base_url).hostname:
+        raise BenchError(f"bad OpenAI SPEC '{spec}': the base URL '{base_url}' has no host")
     return model, base_url.rstrip("/")
 
 

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from bench.models import DTYPES
+from bench.cli_options import batch_size_option, device_option, dtype_option, json_option, languages_option
 from benchmark.source import DEFAULT_SOURCE, DEFAULT_SPLIT
 
 
@@ -14,19 +14,17 @@ from benchmark.source import DEFAULT_SOURCE, DEFAULT_SPLIT
               help="Hub dataset id or local .jsonl/.json/.parquet with id + instruction.")
 @click.option("--split", default=DEFAULT_SPLIT, show_default=True, help="Split of a Hub source.")
 @click.option("--revision", default=None, help="Revision of a Hub source.")
-@click.option("--languages", default="fr,es", show_default=True, help="Target languages, ISO 639-1, comma-separated.")
+@languages_option("Target languages, ISO 639-1, comma-separated.", default="fr,es")
 @click.option("--translator", "translator_spec", required=True, metavar="SPEC",
               help="hf:<id|path> | llm:<id|path|.gguf> | openai:<model>@<base_url> | file:<path>")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output dataset folder.")
 @click.option("--limit", type=int, default=None, help="Only the first N source records.")
-@click.option("--batch-size", type=int, default=None, help="Segments per translation batch.")
+@batch_size_option("Segments per translation batch.")
 @click.option("--max-new-tokens", type=int, default=None, help="Cap on generated tokens per segment (local models).")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda (local models).")
-@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
-              show_default=True, help="Weights' precision (local models): auto = float32 on CPU, bfloat16/float16 on "
-                                      "GPU. bfloat16 is much faster on CPUs with bf16 units; it is part of the cache key.")
+@device_option("local models")
+@dtype_option("local models", "bfloat16 is much faster on CPUs with bf16 units; it is part of the cache key.")
 @click.option("--source-lang", default="en", show_default=True, help="Language of the source instructions.")
-@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON on stdout.")
+@json_option("Print the build report as JSON on stdout.")
 @click.pass_obj
 def build_dataset_cmd(ctx, source, split, revision, languages, translator_spec, out_dir, limit, batch_size,
                       max_new_tokens, device, dtype, source_lang, as_json) -> None:
@@ -89,7 +87,7 @@ def _print_report(report, console) -> None:
 
 def register(cli: click.Group) -> None:
     """Attach this stage's commands to the main CLI."""
-    from benchmark.qa_cli import qa
+    from benchmark.qa.cli import qa
 
     cli.add_command(build_dataset_cmd)
     cli.add_command(qa)

@@ -1,6 +1,6 @@
 """Generation speed: batched vs one prompt at a time, and URIAL with vs without prefix KV-cache reuse.
 
-Runs the transformers backend (baselines.generation.generators.TransformersGenerator) on a tiny locally built
+Runs the transformers backend (baselines.generation.transformers_backend.TransformersGenerator) on a tiny locally built
 Llama (no downloads; hidden size 256 so that compute, not Python overhead, dominates), greedy, over
 real Just-Eval instructions from ../shared when present (the shipped demo sample otherwise). Both
 sides of each ratio run in this process on the same prompts, alternately (fastest of --repeats
@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("BENCH_NO_PROGRESS", "1")
 
 from bench.testing.tiny_models import build_tiny_causal_lm  # noqa: E402
-from baselines.generation.generators import GenerationParams, TransformersGenerator  # noqa: E402
+from baselines.generation.generators import GenerationParams  # noqa: E402
+from baselines.generation.transformers_backend import TransformersGenerator  # noqa: E402
 from baselines.generation.urial import URIAL_STOP, default_urial_prompt, load_urial_prompt, zero_shot_prompt  # noqa: E402
 
 SHARED_SOURCE = REPO.parent / "shared" / "data" / "just-eval-instruct" / "just_eval_instruct.jsonl"

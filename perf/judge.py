@@ -5,8 +5,8 @@
    100 ms) and answers valid judge JSON: once with ``--concurrency`` (16), once with concurrency 1,
    each into a fresh workspace (so nothing comes from the cache). Items/s and the speedup are
    reported (the time counts selection, prompts, requests, parsing and the DuckDB writes).
-2. If ``baselines/errors/critical_errors.py`` exists: ``CriticalErrorDetector().detect_many`` over all
-   shared outputs (``../shared/data/just-eval-instruct/outputs/*.jsonl``, 7,000 rows); else null.
+2. ``CriticalErrorDetector().detect_many`` over all shared outputs
+   (``../shared/data/just-eval-instruct/outputs/*.jsonl``, 7,000 rows); null without ``../shared``.
 
 Last line: one JSON object (``concurrency_speedup``, ``detector_items_per_s`` first).
 
@@ -140,8 +140,6 @@ def judge_timing(items: list[dict], base_url: str, concurrency: int, tmp: Path) 
 
 
 def detector_timing() -> dict:
-    if not (REPO / "baselines" / "critical_errors.py").exists():
-        return {"detector_items_per_s": None, "detector_note": "baselines/errors/critical_errors.py not found"}
     if not OUTPUTS.is_dir():
         return {"detector_items_per_s": None, "detector_note": f"{OUTPUTS} not found"}
     from baselines.errors.critical_errors import CriticalErrorDetector

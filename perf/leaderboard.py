@@ -42,10 +42,10 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from baselines.leaderboard.queries import (ASPECTS, REGULAR_ASPECTS, known_labels, label_key,  # noqa: E402
-                                   leaderboard_rows, leaderboard_sql)
+from baselines.leaderboard.queries import known_labels, label_key, leaderboard_rows, leaderboard_sql  # noqa: E402
 from bench.ids import response_id, run_key  # noqa: E402
 from bench.store import Store  # noqa: E402
+from bench.vocabulary import ASPECTS, REGULAR_ASPECTS  # noqa: E402
 
 N_ITEMS, N_REGULAR = 1000, 800
 LANGS = ("en", "fr", "es", "de", "it", "pt")

@@ -6,6 +6,8 @@ import shlex
 
 import click
 
+from bench.cli_options import json_option, languages_option
+
 
 @click.group("release", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--dataset", type=click.Path(file_okay=False), default=None, metavar="DIR",
@@ -17,8 +19,8 @@ import click
 @click.option("--judge", default=None, help="With --results: only this judge's judgements (default: all).")
 @click.option("--allow-unreviewed", is_flag=True,
               help="Allow rows no one reviewed (review_status 'machine'); the card says so.")
-@click.option("--languages", default=None, metavar="LIST",
-              help="Language configs to release, comma-separated (default: every config of the dataset).")
+@languages_option("Language configs to release, comma-separated (default: every config of the dataset).",
+                  metavar="LIST")
 @click.option("--review-info", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Reviewers and agreement for the card: the JSON of `bench annotate translations pull --json`, "
                    "or {reviewers: [names], agreement: text | {metric, value, items}}.")
@@ -30,7 +32,7 @@ import click
 @click.option("--source-dataset", default=None, metavar="ORG/NAME",
               help="The Hub dataset the instructions come from, for the card's source_datasets (default: the "
                    "build's --source when it is a Hub id; a local source file is not claimed to be any dataset).")
-@click.option("--json", "as_json", is_flag=True, help="Print the release report as JSON.")
+@json_option("Print the release report as JSON.")
 @click.pass_context
 def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, languages, review_info, previous,
                 notes, date, source_dataset, as_json) -> None:
@@ -75,10 +77,10 @@ def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, la
 
 @release_cmd.command("verify")
 @click.argument("rel", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the verification report as JSON.")
+@json_option("Print the verification report as JSON.")
 def verify_cmd(rel, as_json) -> None:
     """Check every SHA-256 and size of REL's MANIFEST.json, the config row counts and the card metadata."""
-    from release.assemble import verify_release
+    from release.verify import verify_release
 
     report = verify_release(rel)
     if as_json:
@@ -112,7 +114,7 @@ def _rerun_command(rel, repo_id, private, revision, tag, endpoint) -> str:
               help="Retries per step on network errors, 429 and 5xx.")
 @click.option("--retry-wait", type=click.FloatRange(0, 600), default=2.0, show_default=True,
               help="First backoff wait in seconds (doubles each retry).")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan or the result as JSON.")
+@json_option("Print the plan or the result as JSON.")
 def push_cmd(rel, repo_id, private, revision, tag, dry_run, endpoint, retries, retry_wait, as_json) -> None:
     """Push release folder REL to a Hub dataset repo in one commit and tag it.
 

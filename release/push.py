@@ -88,7 +88,8 @@ def human_size(n: int) -> str:
 def plan_push(rel: str | Path, repo_id: str, *, revision: str | None = None, tag: str | None = None,
               private: bool = False) -> PushPlan:
     """Verify the release and list what a push would upload (no network)."""
-    from release.assemble import CARD_NAME, MANIFEST_NAME, read_manifest, verify_release
+    from release.manifest import CARD_NAME, MANIFEST_NAME, read_manifest
+    from release.verify import verify_release
 
     if not REPO_ID_RE.match(repo_id or ""):
         raise BenchError(f"bad --repo-id '{repo_id}': expected ORG/NAME")

@@ -1,4 +1,5 @@
-"""Critical-error detectors (baselines/errors/critical_errors.py) and the ``errors`` CLI (baselines/errors/cli.py).
+"""Critical-error detectors (baselines/errors/: the orchestrator in critical_errors.py, one module per label in
+detectors/) and the ``errors`` CLI (baselines/errors/cli.py).
 
 Dev-set thresholds asserted below (what ce-v1 reaches, with a margin; see the `errors evaluate` report):
 whole dev set micro precision >= 0.97 and recall >= 0.95 (reached 1.000 / 0.988); held-out part,
@@ -13,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from baselines.errors.critical_errors import (
-    DETECTOR_VERSION, LABELS, CriticalErrorDetector, Finding, evaluate, is_technical, requests_language,
-)
+from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, Finding, evaluate
+from baselines.errors.instruction_features import is_technical, requests_language
 from tests.helpers import run_main
 
 DEV = Path(__file__).parent / "data" / "critical_errors_dev.jsonl"
@@ -51,6 +51,15 @@ def test_api_shape(det):
         assert set(d) == {"label", "score", "span", "evidence"}
     with pytest.raises(ValueError, match="de"):
         det.detect("x", "y", "de")
+
+
+def test_registry_covers_error_labels_in_order():
+    """The orchestrator runs DETECTORS: one detector per ERROR_LABELS label, same order, each in its own module."""
+    from baselines.errors.detectors import DETECTORS
+    from bench.vocabulary import ERROR_LABELS
+
+    assert tuple(DETECTORS) == ERROR_LABELS
+    assert [fn.__module__ for fn in DETECTORS.values()] == [f"baselines.errors.detectors.{label}" for label in ERROR_LABELS]
 
 
 def test_detect_many_matches_detect(det, dev):

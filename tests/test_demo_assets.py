@@ -61,7 +61,7 @@ def test_demo_grid_validates():
 
 
 def test_demo_dpo_settings_validate():
-    from baselines.dpo.train import load_dpo_settings
+    from baselines.dpo.settings import load_dpo_settings
 
     settings = load_dpo_settings(DEMO / "dpo.yaml")
     assert settings.lora and settings.device == "cpu"
@@ -75,7 +75,7 @@ def _demo_pairs():
 
 
 def test_demo_preferences_validate():
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
 
     data = load_preferences(DEMO / "preferences.jsonl")
     assert 12 <= len(data.pairs) <= 24

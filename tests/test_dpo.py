@@ -82,7 +82,7 @@ def _changed(base: Path, trained: Path) -> list[str]:
 
 
 def _generates(model_dir: Path) -> str:
-    from baselines.dpo.train import dpo_prompt_format
+    from baselines.dpo.prompt_format import dpo_prompt_format
     from bench.models import load_causal_lm
 
     model, tok = load_causal_lm(str(model_dir), device="cpu")
@@ -102,7 +102,8 @@ def trained_full(tmp_path_factory, tiny_base_lm_dir, prefs_file):
     import os
 
     os.environ["BENCH_NO_PROGRESS"] = "1"
-    from baselines.dpo.train import load_dpo_settings, train_dpo
+    from baselines.dpo.settings import load_dpo_settings
+    from baselines.dpo.train import train_dpo
 
     out = tmp_path_factory.mktemp("dpo-full") / "model"
     report = train_dpo(str(tiny_base_lm_dir), prefs_file, out, lora=False, config=load_dpo_settings(TINY_CONFIG))
@@ -173,7 +174,10 @@ def test_lora_adapter_is_merged_into_plain_model(trained_lora, tiny_base_lm_dir)
 
 
 def test_plain_base_uses_the_generation_zero_shot_frame(trained_lora, tiny_base_lm_dir):
-    from baselines.dpo.train import DPOSettings, PreferencePair, _train_records, plain_prompt_format
+    from baselines.dpo.preference_files import PreferencePair
+    from baselines.dpo.prompt_format import plain_prompt_format
+    from baselines.dpo.settings import DPOSettings
+    from baselines.dpo.train import _train_records
     from baselines.generation.urial import clean_urial_output, has_chat_template, zero_shot_prompt
     from bench.models import load_tokenizer
 
@@ -190,7 +194,8 @@ def test_plain_base_uses_the_generation_zero_shot_frame(trained_lora, tiny_base_
 
 
 def test_chat_model_trains_on_conversations(tmp_path, tiny_causal_lm_dir, prefs_file):
-    from baselines.dpo.train import DPOSettings, train_dpo
+    from baselines.dpo.settings import DPOSettings
+    from baselines.dpo.train import train_dpo
 
     out = tmp_path / "chat-dpo"
     report = train_dpo(str(tiny_causal_lm_dir), prefs_file, out, lora=True,
@@ -206,7 +211,8 @@ def test_chat_model_trains_on_conversations(tmp_path, tiny_causal_lm_dir, prefs_
 def test_failed_training_leaves_no_model(tmp_path, tiny_base_lm_dir, prefs_file, monkeypatch):
     import trl
 
-    from baselines.dpo.train import DPOSettings, train_dpo
+    from baselines.dpo.settings import DPOSettings
+    from baselines.dpo.train import train_dpo
 
     def boom(self, *a, **k):
         raise RuntimeError("killed mid-training")
@@ -230,7 +236,8 @@ def test_existing_output_is_not_overwritten(tmp_path, tiny_base_lm_dir, prefs_fi
 def test_training_is_seeded(tmp_path, tiny_base_lm_dir, prefs_file, trained_full):
     import torch
 
-    from baselines.dpo.train import load_dpo_settings, train_dpo
+    from baselines.dpo.settings import load_dpo_settings
+    from baselines.dpo.train import train_dpo
 
     out = tmp_path / "again"
     train_dpo(str(tiny_base_lm_dir), prefs_file, out, lora=False, config=load_dpo_settings(TINY_CONFIG))
@@ -249,7 +256,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def test_missing_field_is_one_line_error(tmp_path):
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
 
     recs = _records()[:3]
     del recs[1]["rejected"]
@@ -260,7 +267,7 @@ def test_missing_field_is_one_line_error(tmp_path):
 
 
 def test_empty_chosen_is_one_line_error(tmp_path):
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
 
     recs = _records()[:3]
     recs[2]["chosen"] = "   "
@@ -272,7 +279,7 @@ def test_empty_chosen_is_one_line_error(tmp_path):
 
 
 def test_bad_message_lists_are_rejected(tmp_path):
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
 
     recs = _records()[:2]
     recs[0]["chosen"] = [{"role": "user", "content": "hi"}]  # no assistant answer
@@ -294,7 +301,7 @@ def test_ultrafeedback_messages_and_parquet_are_normalised(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
 
     prompt = "Explain the sea."
     rows = [{
@@ -314,7 +321,7 @@ def test_ultrafeedback_messages_and_parquet_are_normalised(tmp_path):
 def test_hub_dataset_source(monkeypatch):
     import datasets
 
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
 
     calls = []
 
@@ -343,7 +350,10 @@ def test_hub_dataset_source(monkeypatch):
 
 
 def test_long_prompts_are_cut_from_the_start(tiny_base_lm_dir):
-    from baselines.dpo.train import DPOSettings, PreferencePair, _train_records, plain_prompt_format
+    from baselines.dpo.preference_files import PreferencePair
+    from baselines.dpo.prompt_format import plain_prompt_format
+    from baselines.dpo.settings import DPOSettings
+    from baselines.dpo.train import _train_records
     from bench.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_base_lm_dir))
@@ -362,7 +372,7 @@ def test_long_prompts_are_cut_from_the_start(tiny_base_lm_dir):
 
 
 def test_shipped_configs_are_valid():
-    from baselines.dpo.train import load_dpo_settings
+    from baselines.dpo.settings import load_dpo_settings
 
     tiny, paper = load_dpo_settings(TINY_CONFIG), load_dpo_settings(PAPER_CONFIG)
     assert tiny.device == "cpu" and tiny.max_steps
@@ -372,7 +382,7 @@ def test_shipped_configs_are_valid():
 
 
 def test_unknown_config_key_is_one_line_error(tmp_path):
-    from baselines.dpo.train import load_dpo_settings
+    from baselines.dpo.settings import load_dpo_settings
 
     path = tmp_path / "dpo.yaml"
     path.write_text("beta: 0.1\nlearning_rat: 1.0e-6\n", encoding="utf-8")
@@ -383,7 +393,7 @@ def test_unknown_config_key_is_one_line_error(tmp_path):
 
 
 def test_bad_config_values(tmp_path):
-    from baselines.dpo.train import load_dpo_settings
+    from baselines.dpo.settings import load_dpo_settings
 
     path = tmp_path / "dpo.yaml"
     path.write_text("beta: -1\n", encoding="utf-8")
@@ -400,7 +410,7 @@ def test_bad_config_values(tmp_path):
 
 
 def test_cli_overrides_merge_and_name_the_option(tmp_path):
-    from baselines.dpo.train import load_dpo_settings, merge_settings
+    from baselines.dpo.settings import load_dpo_settings, merge_settings
     from baselines.dpo.cli import _OPTIONS
 
     base = load_dpo_settings(TINY_CONFIG)
@@ -492,7 +502,7 @@ def test_make_preferences_best_vs_worst(tmp_path):
 
 
 def test_make_preferences_margin_languages_judges_and_determinism(tmp_path):
-    from baselines.dpo.train import load_preferences
+    from baselines.dpo.preference_files import load_preferences
     from baselines.dpo.preferences import make_preferences
 
     store = _fill_store(tmp_path / "bench.duckdb")

@@ -15,7 +15,8 @@ import pytest
 
 from bench.errors import BenchError, ConfigError, InputError
 from bench.workspace import Workspace
-from baselines.generation.generators import Generation, GenerationParams, TransformersGenerator, finish_row
+from baselines.generation.generators import Generation, GenerationParams, finish_row
+from baselines.generation.transformers_backend import TransformersGenerator
 from baselines.generation.grid import load_grid
 from baselines.generation.urial import (
     URIAL_STOP,
@@ -248,9 +249,9 @@ def test_eos_and_model_generation_config_defaults(base_gen):
         # its EOS ids are honoured: make the third generated token an EOS
         config.do_sample, config.top_k, config.temperature, config.repetition_penalty = False, None, None, None
         config.no_repeat_ngram_size = None
-        from baselines.generation.generators import eos_token_ids
+        from bench.decoding import eos_token_ids
 
-        eos = eos_token_ids(base_gen.model, base_gen.tokenizer, chat=False)
+        eos = eos_token_ids(base_gen.model, base_gen.tokenizer, end_of_turn=False, added_tokens=True)
         tokens = base_gen._generate_batch([base_gen.encode(prompts[0])], [8], params, eos, 0)[0]
         config.eos_token_id = [int(tokens[2]), base_gen.tokenizer.eos_token_id]
         out = base_gen.generate(prompts[:1], params)[0]
@@ -270,7 +271,8 @@ def test_sampling_is_seeded(chat_gen):
 def test_openai_backend_chat_and_completions_endpoint():
     from tests.servers import FaultProxy
 
-    from baselines.generation.generators import GenerationFailure, OpenAIGenerator
+    from baselines.generation.generators import GenerationFailure
+    from baselines.generation.openai_backend import OpenAIGenerator
 
     with FaultProxy(responder=lambda body: "Bonjour ! " + body["messages"][-1]["content"]) as proxy:
         gen = OpenAIGenerator(f"openai:tiny@{proxy.base_url}", concurrency=2, max_retries=0)
@@ -297,7 +299,7 @@ def test_vllm_backend_missing_gives_install_hint(tiny_base_lm_dir):
         pytest.skip("vllm is installed")
     except ImportError:
         pass
-    from baselines.generation.generators import VLLMGenerator
+    from baselines.generation.vllm_backend import VLLMGenerator
 
     with pytest.raises(BenchError, match=r"pip install '\.\[vllm\]'"):
         VLLMGenerator(str(tiny_base_lm_dir))

@@ -22,11 +22,11 @@ from baselines.judging.judge import (
     JudgeStopped,
     judge_responses,
     make_backend,
-    parse_run_filters,
     prompt_hash,
 )
 from baselines.judging.parse import MULTI_ASPECTS
 from baselines.judging.prompts import build_judge_messages
+from baselines.run_filters import parse_run_filters
 from tests.servers import FaultProxy, serving_available, transformers_server
 
 LANGS = ("en", "fr", "es")

@@ -402,6 +402,42 @@ def test_unknown_language_gets_english_plus_expected_language():
     assert "zz" in build_judge_messages("q", "a", "safety", "zz")[1]["content"]
 
 
+
+# sha256 of the judge template files under PROMPT_VERSION "bench-judge-v1" (see test below)
+TEMPLATES_DIGEST = "6c82353793be91c6009fb264b7b493d5de91b3e86c7e32b972026035d8567bc4"
+
+
+def test_templates_are_pinned_to_the_prompt_version():
+    """Editing a template file without bumping PROMPT_VERSION would reuse cached judge calls."""
+    import hashlib
+
+    from baselines.judging.prompts import TEMPLATES_DIR
+
+    digest = hashlib.sha256()
+    names = sorted(f.name for f in TEMPLATES_DIR.glob("*.txt"))
+    assert names == sorted([*(f"{p}.{lang}.txt" for p in PROTOCOLS for lang in JUDGE_LANGUAGES),
+                            *(f"user.{lang}.txt" for lang in JUDGE_LANGUAGES)])
+    for name in names:
+        digest.update(name.encode() + b"\0" + (TEMPLATES_DIR / name).read_bytes() + b"\0")
+    assert (PROMPT_VERSION, digest.hexdigest()) == ("bench-judge-v1", TEMPLATES_DIGEST), (
+        "a judge template changed: bump PROMPT_VERSION, then update TEMPLATES_DIGEST")
+
+
+def test_a_template_whose_contract_lacks_an_aspect_is_refused(tmp_path, monkeypatch):
+    from baselines.judging import prompts
+
+    text = (prompts.TEMPLATES_DIR / "multi-aspect.en.txt").read_text(encoding="utf-8")
+    (tmp_path / "multi-aspect.en.txt").write_text(text.replace('"depth": {"reason"', '"deep": {"reason"'),
+                                                  encoding="utf-8")
+    monkeypatch.setattr(prompts, "TEMPLATES_DIR", tmp_path)
+    prompts.system_template.cache_clear()
+    try:
+        with pytest.raises(BenchError, match="lacks depth"):
+            build_judge_messages("q", "a", "multi-aspect", "en")
+    finally:
+        prompts.system_template.cache_clear()
+
+
 def _detector():
     lingua = pytest.importorskip("lingua")
     return lingua, lingua.LanguageDetectorBuilder.from_languages(

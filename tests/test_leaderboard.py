@@ -197,7 +197,7 @@ def test_paired_comparison_same_method(published):
 def test_export_judgements_is_deterministic(published, tmp_path):
     import pyarrow.parquet as pq
 
-    from baselines.leaderboard.queries import export_judgements, export_schema
+    from baselines.leaderboard.export import export_judgements, export_schema
     from bench.store import Store
 
     store = Store(published / "bench.duckdb")
@@ -357,7 +357,8 @@ def _synthetic_store(path: Path, methods=("zero-shot", "urial"), n=40):
 
 
 def test_paired_test_detects_a_shift_and_word_count_matches_python(tmp_path):
-    from baselines.leaderboard.queries import leaderboard_rows, paired_test
+    from baselines.leaderboard.paired import paired_test
+    from baselines.leaderboard.queries import leaderboard_rows
 
     store, responses = _synthetic_store(tmp_path / "s.duckdb")
     try:
@@ -405,7 +406,7 @@ def _two_language_store(path: Path, gaps: dict[str, float], n: int = 30, seed: i
 
 
 def test_gap_test_finds_a_wider_gap_in_another_language(tmp_path):
-    from baselines.leaderboard.queries import gap_test, paired_test
+    from baselines.leaderboard.paired import gap_test, paired_test
     from bench.errors import BenchError
 
     store = _two_language_store(tmp_path / "s.duckdb", {"en": 0.3, "fr": 1.3})
@@ -436,7 +437,7 @@ def test_paired_and_gap_tests_across_two_models(tmp_path):
     store = _two_language_store(tmp_path / "s.duckdb", {"en": 0.2, "fr": 1.2},
                                 sides=(("base", "urial"), ("base-instruct", "chat")))
     try:
-        from baselines.leaderboard.queries import gap_test, paired_test
+        from baselines.leaderboard.paired import gap_test, paired_test
 
         res = paired_test(store, "base-instruct", "fr", "chat", "urial", model_b="base", resamples=2000)
         assert res["n"] == 30 and res["model_b"] == "base" and 0.8 < res["diff"] < 1.6 and res["p_value"] < 0.01

@@ -8,8 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from bench.errors import InputError
-from benchmark.qa import QA_FLAGS, QAResult, TranslationQA, _interpret, _match_numbers, _numbers
-from benchmark.qa_cli import qa
+from bench.vocabulary import QA_FLAGS
+from benchmark.qa import QAResult, TranslationQA
+from benchmark.qa.flags import FLAG_CHECKS
+from benchmark.qa.numbers import extract_numbers, interpret, match_numbers
+from benchmark.qa.cli import qa
 
 DEV = Path(__file__).parent / "data" / "qa_dev.jsonl"
 
@@ -61,6 +64,10 @@ def test_clean_translations_have_no_flags(checker, source, translation, lang):
 
 
 # ---------------------------------------------------------------- one test per flag
+def test_registry_covers_qa_flags_in_order():
+    assert [entry.flag for entry in FLAG_CHECKS] == list(QA_FLAGS)
+
+
 def test_untranslated(checker):
     src = "Write a short story about a robot who learns to paint."
     assert flags(checker, src, src, "fr") == ["untranslated"]
@@ -163,14 +170,14 @@ def test_number_normalisation_equal(checker, source, translation, lang):
 
 
 def test_number_parsing():
-    assert _interpret("47.50") == [frozenset({"47.50"})]
-    assert _interpret("47,50") == [frozenset({"47.50"})]
-    assert _interpret("236,000") == [frozenset({"236000", "236.000"})]
-    assert _interpret("1.250.000") == [frozenset({"1250000"})]
-    assert _interpret("1,234.56") == [frozenset({"1234.56"})]
-    assert _interpret("1.234,56") == [frozenset({"1234.56"})]
-    assert _interpret("236\u202f000") == [frozenset({"236000"})]
-    missing, extra = _match_numbers(_numbers("1,500 m", True), _numbers("1,5 m", False))
+    assert interpret("47.50") == [frozenset({"47.50"})]
+    assert interpret("47,50") == [frozenset({"47.50"})]
+    assert interpret("236,000") == [frozenset({"236000", "236.000"})]
+    assert interpret("1.250.000") == [frozenset({"1250000"})]
+    assert interpret("1,234.56") == [frozenset({"1234.56"})]
+    assert interpret("1.234,56") == [frozenset({"1234.56"})]
+    assert interpret("236\u202f000") == [frozenset({"236000"})]
+    missing, extra = match_numbers(extract_numbers("1,500 m", True), extract_numbers("1,5 m", False))
     assert [n.surface for n in missing] == ["1,500"] and [n.surface for n in extra] == ["1,5"]
 
 

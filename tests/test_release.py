@@ -283,7 +283,7 @@ def test_verify_checks_every_sha256(pipeline, tmp_path):
     shutil.copytree(pipeline["rel"], rel)
     (rel / "extra.txt").write_text("x")
     (rel / "es" / PARQUET_NAME).unlink()
-    from release.assemble import release_problems
+    from release.verify import release_problems
 
     problems = release_problems(rel)
     assert f"es/{PARQUET_NAME}: listed in MANIFEST.json but missing" in problems
@@ -552,7 +552,7 @@ def test_push_to_a_branch_and_missing_token(pipeline, tmp_path, monkeypatch):
 
 
 def test_review_info_from_an_annotate_pull_report(tmp_path):
-    from release.assemble import load_review_info
+    from release.review_info import load_review_info
 
     report = {"languages": [
         {"lang": "fr", "annotators": ["ana", "luis"], "agreement": {

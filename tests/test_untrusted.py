@@ -37,12 +37,14 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|WHERE|FROM|V
 SQL_INTERPOLATIONS: dict[tuple[str, str], str] = {
     ("baselines/leaderboard/queries.py", "_KIND_SQL"): "module constant",
     ("baselines/leaderboard/queries.py", "_WORD_COUNT_SQL"): "module constant",
-    ("baselines/leaderboard/queries.py", "_VALUE_SQL"): "module constant",
-    ("baselines/leaderboard/queries.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
+    ("baselines/leaderboard/queries.py", "VALUE_SQL"): "module constant",
+    ("baselines/leaderboard/paired.py", "VALUE_SQL"): "constant imported from queries.py",
+    ("baselines/leaderboard/paired.py", "_PAIR_FILTER"): "module constant (values bound as $model/$a/$model_b/$b)",
     ("baselines/generation/run.py", "table"): "loop over the _DEPENDENT_TABLES constant",
     ("baselines/generation/run.py", "ids"): "a constant subquery (values bound as ? parameters)",
     ("baselines/leaderboard/queries.py", "a"): "loop variable over the ASPECTS constant",
-    ("baselines/leaderboard/queries.py", "', '.join((f\"'{a}'\" for a in REGULAR_ASPECTS))"): "constant aspect names",
+    ("baselines/leaderboard/export.py", "a"): "loop variable over the ASPECTS constant",
+    ("baselines/leaderboard/paired.py", "', '.join((f\"'{a}'\" for a in REGULAR_ASPECTS))"): "constant aspect names",
     ("baselines/errors/scan.py", "where"): "fixed clause with a ? parameter",
     ("baselines/dpo/preferences.py", "' AND '.join(where)"): "fixed clauses with ? placeholders",
     ("baselines/dpo/preferences.py", "_placeholders(aspects)"): "'?, ?, ...' (values are parameters)",
@@ -70,7 +72,7 @@ SQL_FORMAT_KEYWORDS: dict[tuple[str, str], str] = {
     ("baselines/leaderboard/queries.py", "regular_list"): "module constant",
     ("baselines/leaderboard/queries.py", "ctes"): "built above from the same constants",
     ("baselines/leaderboard/queries.py", "aspect_values"): "built from the ASPECTS constant",
-    ("baselines/leaderboard/queries.py", "pivot"): "built from the ASPECTS constant",
+    ("baselines/leaderboard/export.py", "pivot"): "built from the ASPECTS constant",
     ("baselines/leaderboard/queries.py", "col"): "'task' / 'topic' constants",
     ("baselines/leaderboard/queries.py", "safety"): "SAFETY_ASPECT constant",
     ("baselines/leaderboard/queries.py", "value"): "module constant",
@@ -197,13 +199,13 @@ def test_audit_catches_what_it_should(tmp_path, monkeypatch):
 
 
 def test_remote_code_off_and_safetensors_preferred(tmp_path):
-    from baselines.generation import generators as generation
+    from baselines.generation import transformers_backend, vllm_backend
     from baselines.generation.grid import ModelEntry
     from bench import models
 
     assert ModelEntry(path="org/m").trust_remote_code is False
     for fn in (models.load_config, models.load_tokenizer, models.load_causal_lm, models.load_seq2seq,
-               generation.TransformersGenerator.__init__, generation.VLLMGenerator.__init__):
+               transformers_backend.TransformersGenerator.__init__, vllm_backend.VLLMGenerator.__init__):
         assert inspect.signature(fn).parameters["trust_remote_code"].default is False, fn
     folder = tmp_path / "model"
     folder.mkdir()

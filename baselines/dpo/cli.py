@@ -9,16 +9,14 @@ import json
 
 import click
 
-# CLI option -> DPOSettings field (error messages name the option the user typed)
-_OPTIONS = {
-    "beta": "--beta", "learning_rate": "--learning-rate", "epochs": "--epochs", "max_steps": "--max-steps",
-    "per_device_train_batch_size": "--batch-size", "gradient_accumulation_steps": "--grad-accum",
-    "max_length": "--max-length", "max_prompt_length": "--max-prompt-length", "seed": "--seed",
-    "lora_r": "--lora-r", "lora_alpha": "--lora-alpha", "lora_dropout": "--lora-dropout",
-    "lora_target_modules": "--lora-target-modules", "bf16": "--bf16/--no-bf16",
-    "gradient_checkpointing": "--gradient-checkpointing", "device": "--device", "max_pairs": "--max-pairs",
-    "lora": "--lora/--full",
-}
+from baselines.dpo.settings import DPOSettings
+from bench.cli_options import json_option, languages_option, settings_option_labels, settings_options
+
+# DPOSettings fields whose option is not plain --field-name (--x/--no-x for booleans)
+_OPTION_NAMES = {"learning_rate": ("--learning-rate", "--lr"), "per_device_train_batch_size": ("--batch-size",),
+                 "gradient_accumulation_steps": ("--grad-accum",), "lora": ("--lora/--full",)}
+# DPOSettings field -> the option that sets it (error messages name the option the user typed)
+_OPTIONS = settings_option_labels(DPOSettings, names=_OPTION_NAMES)
 
 
 def _workspace(ctx: click.Context):
@@ -44,44 +42,20 @@ def _csv(value: str | None) -> list[str] | None:
               "(e.g. train_prefs for HuggingFaceH4/ultrafeedback_binarized).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="YAML",
               help="DPO settings file (configs/dpo/*.yaml); options below override it.")
-@click.option("--lora/--full", "lora", default=None,
-              help="Train a LoRA adapter merged into the weights, or all weights. Default: the config's `lora`.")
-@click.option("--max-steps", type=int, default=None, help="Optimizer steps (overrides --epochs).")
-@click.option("--epochs", type=float, default=None, help="Passes over the pairs.")
-@click.option("--beta", type=float, default=None, help="DPO beta (KL strength).")
-@click.option("--learning-rate", "--lr", "learning_rate", type=float, default=None,
-              help="Peak learning rate (default 5e-7 full, 5e-6 LoRA).")
-@click.option("--batch-size", "per_device_train_batch_size", type=int, default=None, help="Pairs per device per step.")
-@click.option("--grad-accum", "gradient_accumulation_steps", type=int, default=None,
-              help="Gradient accumulation steps.")
-@click.option("--max-length", type=int, default=None, help="Max tokens of prompt + answer.")
-@click.option("--max-prompt-length", type=int, default=None, help="Max prompt tokens.")
-@click.option("--seed", type=int, default=None, help="Seed.")
-@click.option("--lora-r", type=int, default=None, help="LoRA rank.")
-@click.option("--lora-alpha", type=int, default=None, help="LoRA alpha.")
-@click.option("--lora-dropout", type=float, default=None, help="LoRA dropout.")
-@click.option("--lora-target-modules", default=None, metavar="all-linear|M1,M2",
-              help="LoRA target modules: all-linear or a comma-separated list (q_proj,v_proj).")
-@click.option("--bf16/--no-bf16", "bf16", default=None, help="bfloat16 mixed precision (default: on GPUs that "
-              "support it).")
-@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
-              help="Trade compute for memory.")
-@click.option("--device", type=click.Choice(["cpu", "auto", "cuda"]), default=None,
-              help="Training device (default cpu; auto/cuda for GPUs and `accelerate launch`).")
-@click.option("--max-pairs", type=int, default=None, help="Use only the first N pairs.")
+@settings_options(DPOSettings, names=_OPTION_NAMES, metavars={"lora_target_modules": "all-linear|M1,M2"})
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+@json_option("Print the report as one JSON object on stdout.")
 @click.pass_context
-def train_dpo_cmd(ctx, base_model, preferences, out_dir, split, config_path, lora, as_json, overwrite,
+def train_dpo_cmd(ctx, base_model, preferences, out_dir, split, config_path, as_json, overwrite,
                   lora_target_modules, **overrides) -> None:
     """DPO-align a base model on preference pairs (TRL); save a plain model folder + bench_training.json."""
-    from baselines.dpo.train import load_dpo_settings, merge_settings, train_dpo
+    from baselines.dpo.settings import load_dpo_settings, merge_settings
+    from baselines.dpo.train import train_dpo
 
     settings = load_dpo_settings(config_path) if config_path else None
     if lora_target_modules is not None:
         targets = _csv(lora_target_modules) or []
         overrides["lora_target_modules"] = targets[0] if targets == ["all-linear"] else targets
-    overrides["lora"] = lora
     settings = merge_settings(settings, overrides, option_names=_OPTIONS)
     workspace = _workspace(ctx)
     # not workspace.cache_dir (which creates the folder): a bad input must leave no workspace behind
@@ -127,14 +101,14 @@ def _fmt(value) -> str:
               help="Output JSONL (prompt, chosen, rejected, lang, item_id, chosen_model, rejected_model, margin).")
 @click.option("--judge", default=None, help="Judge whose scores rank the responses (required when the store "
               "holds several).")
-@click.option("--languages", default=None, metavar="fr,es", help="Only these languages (comma-separated).")
+@languages_option("Only these languages (comma-separated).", metavar="fr,es")
 @click.option("--min-margin", type=click.FloatRange(0), default=1.0, show_default=True,
               help="Minimum difference of mean aspect scores between chosen and rejected.")
 @click.option("--aspects", default=None, metavar="A,B",
               help="Aspects averaged (default: helpfulness,clarity,factuality,depth,engagement).")
 @click.option("--methods", default=None, metavar="M,N", help="Only responses of these methods (zero-shot, urial, "
               "chat, published, ...).")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout.")
+@json_option("Print the counts as one JSON object on stdout.")
 @click.pass_context
 def make_preferences_cmd(ctx, out_path, judge, languages, min_margin, aspects, methods, as_json) -> None:
     """Build DPO preference pairs (best vs worst judged response per item and language) from the store."""

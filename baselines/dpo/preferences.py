@@ -11,7 +11,7 @@ output is deterministic.
 Output: JSONL, one pair a line, sorted by language then item id (numeric ids numerically):
 ``prompt``, ``chosen``, ``rejected``, ``lang``, ``item_id``, ``chosen_model``,
 ``rejected_model``, ``margin`` (+ ``chosen_score``, ``rejected_score``, ``judge``).
-This is exactly the local-file format :func:`baselines.dpo.train.train_dpo` reads.
+This is exactly the local-file format :func:`baselines.dpo.preference_files.load_preferences` reads.
 """
 from __future__ import annotations
 

@@ -8,37 +8,17 @@ Optimisation on preference pairs. :func:`train_dpo` takes
 * preference pairs: a local ``.jsonl`` / ``.json`` / ``.parquet`` file or a Hub preference dataset
   with ``prompt`` / ``chosen`` / ``rejected`` columns (UltraFeedback style: ``chosen`` and
   ``rejected`` may be strings or lists of chat messages whose last message is the answer),
-* :class:`DPOSettings` (YAML via :func:`load_dpo_settings`, merged with CLI overrides),
+* :class:`~baselines.dpo.settings.DPOSettings` (YAML via
+  :func:`~baselines.dpo.settings.load_dpo_settings`, merged with CLI overrides),
 
 and writes a plain transformers model folder (safetensors + tokenizer) that every stage loads
 like any local model. With LoRA the adapter is merged into the base weights before saving.
 ``bench_training.json`` next to the weights records the base model fingerprint, the settings,
 the preference data hash, the final trainer metrics and the library versions.
 
-Prompt format
--------------
-A base model with a chat template is trained on conversations (TRL applies the template).
-A base model *without* one is trained on plain text in the generation stage's zero-shot frame
-(``baselines.generation.urial.zero_shot_prompt``, what ``bench baselines run`` uses for method ``dpo`` on
-a model without chat template; :data:`DPO_PROMPT_TEMPLATE` is the same frame, used when that
-module is absent)::
-
-    # Query:
-    ```
-    {instruction}
-    ```
-
-    # Answer:
-    ```
-    {answer}
-    ```</s>
-
-The answer block is closed by a fence and then the EOS token (``</s>``, appended by TRL), so
-the model learns to close its answer and stop; ``clean_urial_output`` at generation time cuts
-at that fence. The saved tokenizer is the base's, unchanged (no chat template is added: that
-would switch generation to the chat path). System messages, rare in preference data, are
-written first followed by a blank line; earlier turns of multi-turn prompts are written in the
-same frame, each answer closed and followed by a blank line.
+Prompt format: :mod:`baselines.dpo.prompt_format` (chat template when the base model has one,
+else the generation stage's zero-shot frame). Preference files: :mod:`baselines.dpo.preference_files`.
+Settings: :mod:`baselines.dpo.settings`.
 
 Atomicity: training runs in ``<out>.tmp-<random>`` beside the output folder, renamed to
 ``<out>`` only once weights, tokenizer and ``bench_training.json`` are written; a killed run
@@ -50,394 +30,26 @@ the main process writes the output folder.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
 import shutil
 import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterator
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
+from baselines.dpo.preference_files import PreferenceData, PreferencePair, load_preferences
+from baselines.dpo.prompt_format import PlainPromptFormat, plain_prompt_format
+from baselines.dpo.settings import DPOSettings
+from bench.chat import render_chat
 from bench.errors import BenchError, ConfigError, InputError
-from bench.json_records import iter_jsonl, read_json
 
 TRAINING_FILE = "bench_training.json"
 TRAINING_FORMAT = "bench-dpo-training/1"
-PREFERENCE_SUFFIXES = (".jsonl", ".json", ".parquet")
-DEFAULT_LR_FULL = 5e-7
-DEFAULT_LR_LORA = 5e-6
-
-# ---------------------------------------------------------------------------------------------
-# Settings
-
-
-class DPOSettings(BaseModel):
-    """DPO training settings (YAML keys = field names; CLI options override them)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    beta: float = Field(0.1, gt=0, description="DPO beta: strength of the KL penalty towards the base model "
-                                              "(higher = stays closer to the base model).")
-    loss_type: str = Field("sigmoid", description="TRL loss type: sigmoid (the DPO paper), ipo, hinge, robust, ...")
-    learning_rate: float | None = Field(
-        None, gt=0, description=f"Peak learning rate; default {DEFAULT_LR_FULL:g} for full fine-tuning, "
-                                f"{DEFAULT_LR_LORA:g} with LoRA.")
-    epochs: float = Field(1.0, gt=0, description="Passes over the preference pairs (ignored when max_steps is set).")
-    max_steps: int | None = Field(None, gt=0, description="Optimizer steps to run; overrides epochs.")
-    per_device_train_batch_size: int = Field(2, ge=1, description="Preference pairs per device per forward pass.")
-    gradient_accumulation_steps: int = Field(1, ge=1, description="Forward passes accumulated per optimizer step "
-                                                                  "(effective batch = batch x accumulation x devices).")
-    max_length: int = Field(1024, ge=8, description="Maximum tokens of prompt + answer; longer answers are cut at "
-                                                     "the end.")
-    max_prompt_length: int | None = Field(
-        512, ge=4, description="Maximum prompt tokens; longer prompts lose text at their start (the question and "
-                               "the answer header are kept). null: no limit besides max_length.")
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps with a linear learning-rate warmup.")
-    lr_scheduler_type: str = Field("cosine", description="Learning-rate schedule after warmup: cosine, linear, "
-                                                          "constant, ...")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
-    optim: str = Field("adamw_torch", description="transformers optimizer name (adamw_torch, adamw_torch_fused, "
-                                                  "paged_adamw_8bit with bitsandbytes, ...).")
-    seed: int = Field(0, ge=0, description="Seed for adapter init, data order and dropout.")
-    lora: bool = Field(False, description="Train a LoRA adapter (merged into the weights before saving) instead of "
-                                          "all weights.")
-    lora_r: int = Field(16, ge=1, description="LoRA rank.")
-    lora_alpha: int = Field(32, ge=1, description="LoRA alpha (scaling = alpha / r).")
-    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
-    lora_target_modules: list[str] | str = Field(
-        "all-linear", description="Modules that get adapters: 'all-linear' (every linear layer except the LM head) "
-                                  "or a list of module names such as [q_proj, k_proj, v_proj, o_proj].")
-    bf16: bool | None = Field(None, description="bfloat16 mixed precision; null: on when training on a GPU that "
-                                                "supports it, off on CPU.")
-    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass "
-                                                            "(less memory, ~20% slower).")
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
-        "float32", description="dtype the weights are loaded and trained in. Keep float32 for full fine-tuning at "
-                               "small learning rates: bfloat16 weights cannot hold updates of ~1e-7.")
-    save_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="dtype of the saved weights; auto: the base model's own dtype (config), else float32.")
-    device: Literal["cpu", "auto", "cuda"] = Field(
-        "cpu", description="cpu (default), cuda, or auto (GPU when available). Under `accelerate launch` use auto "
-                           "or cuda.")
-    logging_steps: int = Field(1, ge=1, description="Optimizer steps between two trainer log entries.")
-    max_pairs: int | None = Field(None, ge=1, description="Use only the first N preference pairs (after "
-                                                           "validating all of them).")
-    precompute_ref_log_probs: bool = Field(False, description="Compute the reference log-probabilities once "
-                                                              "before training (frees the reference model's memory "
-                                                              "in full fine-tuning).")
-
-    @model_validator(mode="after")
-    def _check(self) -> "DPOSettings":
-        if self.max_prompt_length is not None and self.max_prompt_length >= self.max_length:
-            raise ValueError(f"max_prompt_length ({self.max_prompt_length}) must be smaller than max_length "
-                             f"({self.max_length})")
-        return self
-
-    def resolved_learning_rate(self, lora: bool) -> float:
-        if self.learning_rate is not None:
-            return self.learning_rate
-        return DEFAULT_LR_LORA if lora else DEFAULT_LR_FULL
-
-
-def _pydantic_error(where: str, exc: ValidationError, *, option_names: dict[str, str] | None = None) -> ConfigError:
-    err = exc.errors()[0]
-    loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-    name = loc[0] if loc else None
-    if option_names and name in option_names:
-        name = option_names[name]
-    if err.get("type") == "extra_forbidden":
-        message = f"unknown setting (expected one of: {', '.join(DPOSettings.model_fields)})"
-    else:
-        message = err.get("msg", "invalid value")
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        if "input" in err and err.get("type") != "missing" and name is not None:
-            message += f" (got {err['input']!r})"
-    return ConfigError(where, message, field=name)
-
-
-def load_dpo_settings(path: str | os.PathLike) -> DPOSettings:
-    """Read a YAML mapping of :class:`DPOSettings` fields; one-line ConfigError naming file and field."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "no such file") from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise ConfigError(str(path), f"not valid UTF-8 ({exc.reason} at line {line}, byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError(str(path), f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), f"expected a mapping of settings, got {type(data).__name__}")
-    try:
-        return DPOSettings.model_validate(data)
-    except ValidationError as exc:
-        raise _pydantic_error(str(path), exc) from None
-
-
-def merge_settings(base: DPOSettings | None, overrides: dict[str, Any], *, where: str = "command line",
-                   option_names: dict[str, str] | None = None) -> DPOSettings:
-    """``base`` with the non-None ``overrides`` applied (validated; errors name the option)."""
-    base = base or DPOSettings()
-    values = base.model_dump(exclude_unset=True)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return DPOSettings.model_validate(values)
-    except ValidationError as exc:
-        raise _pydantic_error(where, exc, option_names=option_names) from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Prompt format
-
-
-# The zero-shot frame of the generation stage (baselines.generation.urial.ZERO_SHOT_TEMPLATE): URIAL's
-# query/answer blocks without examples. Kept here as the fallback when baselines.generation.urial is absent.
-DPO_PROMPT_TEMPLATE = "# Query:\n```\n{instruction}\n```\n\n# Answer:\n```\n"
-FENCE = "```"
-_PROBE = "\u0000INSTRUCTION\u0000"
-
-
-def dpo_prompt_format(instruction: str, lang: str = "en") -> str:
-    """The zero-shot, URIAL-free prompt a base model without chat template is DPO-trained with.
-
-    ``baselines.generation.urial.zero_shot_prompt`` when that module is there (what generation uses for
-    method ``dpo`` on a model without chat template), else the same frame defined here. ``lang``
-    is accepted for parity with ``zero_shot_prompt``; the frame is the same in every language."""
-    return plain_prompt_format().user(instruction)
-
-
-@dataclass(frozen=True)
-class PlainPromptFormat:
-    """``prefix + instruction + suffix``; answers get ``answer_suffix`` (closing the answer block)."""
-
-    prefix: str
-    suffix: str
-    source: str
-
-    @property
-    def answer_suffix(self) -> str:
-        """A newline and a closing fence when the prompt leaves a fenced answer block open, else ``""``."""
-        return "\n" + FENCE if (self.prefix + self.suffix).count(FENCE) % 2 == 1 else ""
-
-    def user(self, text: str) -> str:
-        return f"{self.prefix}{text}{self.suffix}"
-
-    def answer(self, text: str) -> str:
-        return text.strip() + self.answer_suffix
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        """Prompt messages (system/user/assistant, ending with user) as plain text."""
-        out: list[str] = []
-        for msg in messages:
-            if msg["role"] == "system":
-                out.append(msg["content"].strip() + "\n\n")
-            elif msg["role"] == "user":
-                out.append(self.user(msg["content"]))
-            else:
-                out.append(self.answer(msg["content"]) + "\n\n")
-        return "".join(out)
-
-
-def plain_prompt_format() -> PlainPromptFormat:
-    """The frame of ``baselines.generation.urial.zero_shot_prompt`` when importable, else :data:`DPO_PROMPT_TEMPLATE`."""
-    try:  # the generation stage's zero-shot frame (language-independent: headings are English everywhere)
-        from baselines.generation.urial import zero_shot_prompt  # type: ignore[import-not-found]
-
-        probe = zero_shot_prompt(_PROBE, "en")
-        if isinstance(probe, str) and probe.count(_PROBE) == 1:
-            prefix, suffix = probe.split(_PROBE)
-            return PlainPromptFormat(prefix, suffix, "baselines.generation.urial.zero_shot_prompt")
-    except Exception:  # noqa: BLE001 - absent or incompatible: use the copy kept here
-        pass
-    prefix, suffix = DPO_PROMPT_TEMPLATE.format(instruction=_PROBE).split(_PROBE)
-    return PlainPromptFormat(prefix, suffix, "baselines.dpo.train.DPO_PROMPT_TEMPLATE")
-
-
-# ---------------------------------------------------------------------------------------------
-# Preference data
-
-
-@dataclass
-class PreferencePair:
-    """One validated pair: prompt messages (ending with a user turn) and two answers."""
-
-    prompt: list[dict[str, str]]
-    chosen: str
-    rejected: str
-    lang: str | None = None
-
-
-@dataclass
-class PreferenceData:
-    source: str
-    kind: Literal["file", "hub"]
-    pairs: list[PreferencePair]
-    sha256: str               # of the file bytes (files) or of the normalised pairs (Hub datasets)
-    pairs_sha256: str         # of the normalised pairs, whatever the source
-    split: str | None = None
-    records: int = 0          # records read (before max_pairs)
-
-    def languages(self) -> dict[str, int]:
-        return dict(sorted(Counter(p.lang or "?" for p in self.pairs).items()))
-
-
-def _messages(value: Any, where: str, rec: str, name: str) -> list[dict[str, str]]:
-    if not isinstance(value, list) or not value:
-        raise InputError(where, "expected a non-empty string or a non-empty list of chat messages", record=rec,
-                         field=name)
-    out = []
-    for i, msg in enumerate(value):
-        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str) or "content" not in msg:
-            raise InputError(where, f"message {i} is not a {{role, content}} object", record=rec, field=name)
-        content = msg["content"]
-        if isinstance(content, list):  # [{"type": "text", "text": ...}] multimodal-style content
-            parts = [c.get("text") for c in content if isinstance(c, dict) and c.get("type") == "text"]
-            if len(parts) != len(content) or not all(isinstance(t, str) for t in parts):
-                raise InputError(where, f"message {i} has non-text content", record=rec, field=f"{name}.content")
-            content = "".join(parts)
-        if not isinstance(content, str):
-            raise InputError(where, f"message {i} content is not a string", record=rec, field=f"{name}.content")
-        role = msg["role"]
-        if role not in ("system", "user", "assistant"):
-            raise InputError(where, f"message {i} has unsupported role {role!r}", record=rec, field=f"{name}.role")
-        out.append({"role": role, "content": content})
-    return out
-
-
-def normalise_record(record: Any, where: str, rec: str) -> PreferencePair:
-    """Validate one ``prompt``/``chosen``/``rejected`` record; strings or lists of chat messages."""
-    if not isinstance(record, dict):
-        raise InputError(where, f"expected an object with prompt, chosen, rejected; got {type(record).__name__}",
-                         record=rec)
-    for name in ("prompt", "chosen", "rejected"):
-        if record.get(name) is None:
-            raise InputError(where, "missing", record=rec, field=name)
-    prompt_value = record["prompt"]
-    if isinstance(prompt_value, str):
-        if not prompt_value.strip():
-            raise InputError(where, "empty", record=rec, field="prompt")
-        prompt = [{"role": "user", "content": prompt_value}]
-    else:
-        prompt = _messages(prompt_value, where, rec, "prompt")
-        if prompt[-1]["role"] != "user":
-            raise InputError(where, "the last prompt message must be a user message", record=rec, field="prompt")
-        if not prompt[-1]["content"].strip():
-            raise InputError(where, "empty", record=rec, field="prompt")
-    answers: dict[str, str] = {}
-    for name in ("chosen", "rejected"):
-        value = record[name]
-        if isinstance(value, str):
-            text = value
-        else:
-            msgs = _messages(value, where, rec, name)
-            if msgs[-1]["role"] != "assistant":
-                raise InputError(where, "the last message must be the assistant's answer", record=rec, field=name)
-            text = msgs[-1]["content"]
-        if not text.strip():
-            raise InputError(where, "empty", record=rec, field=name)
-        answers[name] = text
-    lang = record.get("lang")
-    return PreferencePair(prompt, answers["chosen"], answers["rejected"], lang if isinstance(lang, str) else None)
-
-
-def _pairs_sha256(pairs: Iterable[PreferencePair]) -> str:
-    digest = hashlib.sha256()
-    for p in pairs:
-        digest.update(json.dumps([p.prompt, p.chosen, p.rejected], ensure_ascii=False, sort_keys=True).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def _read_local(path: Path) -> Iterator[tuple[str, Any]]:
-    where = str(path)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        for n, value in iter_jsonl(path):
-            yield f"line {n}", value
-    elif suffix == ".json":
-        data = read_json(path)
-        if not isinstance(data, list):
-            raise InputError(where, f"expected a JSON list of preference records, got {type(data).__name__}")
-        for i, item in enumerate(data):
-            yield f"index {i}", item
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types
-            raise InputError(where, f"cannot read parquet ({str(exc).splitlines()[0]})") from None
-        for i, item in enumerate(table.to_pylist()):
-            yield f"index {i}", item
-    else:
-        raise InputError(where, f"unsupported format '{suffix or '(none)'}'; expected one of "
-                                f"{', '.join(PREFERENCE_SUFFIXES)} or a Hub dataset id")
-
-
-def load_preferences(src: str | os.PathLike, *, split: str = "train", max_pairs: int | None = None) -> PreferenceData:
-    """Read and validate every preference record of a local file or a Hub dataset (``split``)."""
-    text = str(src).strip()
-    path = Path(text).expanduser()
-    looks_local = path.exists() or path.suffix.lower() in PREFERENCE_SUFFIXES or text.startswith((".", "/", "~"))
-    if looks_local:
-        if not path.is_file():
-            raise InputError(str(path), "no such file")
-        from bench.hashing import sha256_file
-
-        records = list(_read_local(path))
-        where, kind, file_sha, used_split = str(path), "file", sha256_file(path), None
-    else:
-        records = list(_read_hub(text, split))
-        where, kind, file_sha, used_split = f"{text} [{split}]", "hub", None, split
-    if not records:
-        raise InputError(where, "no preference records")
-    pairs = [normalise_record(item, where, rec) for rec, item in records]
-    if max_pairs is not None:
-        pairs = pairs[:max_pairs]
-    pairs_sha = _pairs_sha256(pairs)
-    return PreferenceData(where, kind, pairs, file_sha or pairs_sha, pairs_sha, used_split, len(records))
-
-
-def _read_hub(dataset_id: str, split: str) -> Iterator[tuple[str, Any]]:
-    from datasets import load_dataset
-
-    where = f"{dataset_id} [{split}]"
-    try:
-        ds = load_dataset(dataset_id, split=split)
-    except Exception as exc:  # noqa: BLE001 - datasets raises many types; the user needs one line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise InputError(where, f"cannot load the Hub dataset ({first})") from None
-    missing = [c for c in ("prompt", "chosen", "rejected") if c not in ds.column_names]
-    if missing:
-        raise InputError(where, f"no '{missing[0]}' column (columns: {', '.join(ds.column_names)})",
-                         field=missing[0])
-    columns = [c for c in ("prompt", "chosen", "rejected", "lang") if c in ds.column_names]
-    for i, item in enumerate(ds.select_columns(columns)):
-        yield f"index {i}", item
-
-
-# ---------------------------------------------------------------------------------------------
-# Training
 
 
 @dataclass
@@ -496,7 +108,7 @@ def _train_records(pairs: list[PreferencePair], tokenizer: Any, settings: DPOSet
     """TRL records: conversational (chat template) or plain-text prompts; prompts cut to max_prompt_length."""
     if plain is None:
         def render(msgs: list[dict[str, str]]) -> str:
-            return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            return render_chat(tokenizer, msgs, system_fallback=False)
     else:
         render = plain.render
     records, truncated = [], 0
@@ -575,31 +187,23 @@ def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
 
 @contextlib.contextmanager
 def _quiet_training() -> Iterator[None]:
+    """:func:`bench.models.quiet_transformers` plus TRL's logger and datasets' progress bars."""
     import logging
-    import warnings
-
-    from transformers.utils import logging as hf_logging
 
     import datasets
 
-    level = hf_logging.get_verbosity()
+    from bench.models import quiet_transformers
+
     trl_logger = logging.getLogger("trl")
     trl_level = trl_logger.level
-    hf_bars = hf_logging.is_progress_bar_enabled()
     ds_bars = datasets.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
     trl_logger.setLevel(logging.ERROR)
-    hf_logging.disable_progress_bar()  # weight loading/saving bars (the trainer's own bar is separate)
     datasets.disable_progress_bars()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_transformers():
             yield
     finally:
-        hf_logging.set_verbosity(level)
         trl_logger.setLevel(trl_level)
-        if hf_bars:
-            hf_logging.enable_progress_bar()
         if ds_bars:
             datasets.enable_progress_bars()
 
@@ -637,7 +241,8 @@ def train_dpo(base_model: str, preferences: str | os.PathLike | PreferenceData, 
     if progress is None:
         progress = os.environ.get("BENCH_NO_PROGRESS") != "1"
 
-    from bench.models import load_config, load_tokenizer, model_source, resolve_device, resolve_model, torch_dtype
+    from bench.chat import has_chat_template
+    from bench.models import load_config, load_model, load_tokenizer, resolve_device, resolve_model, torch_dtype
     from bench.store import library_versions
 
     started_at, t0 = _utc(), time.perf_counter()
@@ -649,13 +254,13 @@ def train_dpo(base_model: str, preferences: str | os.PathLike | PreferenceData, 
     device = resolve_device(settings.device)
     base_config = load_config(ref, cache_dir=cache_dir)
     tokenizer = load_tokenizer(ref, cache_dir=cache_dir)
-    has_template = bool(getattr(tokenizer, "chat_template", None))
+    has_template = has_chat_template(tokenizer)
     plain = None if has_template else plain_prompt_format()
     records, truncated = _train_records(data.pairs, tokenizer, settings, plain)
 
     import transformers
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, PrinterCallback, ProgressCallback
+    from transformers import PrinterCallback, ProgressCallback
     from trl import DPOConfig, DPOTrainer
 
     lr = settings.resolved_learning_rate(use_lora)
@@ -687,20 +292,15 @@ def train_dpo(base_model: str, preferences: str | os.PathLike | PreferenceData, 
     except (ValueError, TypeError) as exc:
         raise ConfigError("settings", str(exc).splitlines()[0]) from None
 
-    path, load_kwargs = model_source(ref, cache_dir)
     transformers.set_seed(settings.seed)
     train_dtype = "auto" if settings.dtype == "auto" else torch_dtype(settings.dtype)
     peft_config = None
     with _quiet_training():
-        try:
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=train_dtype, **load_kwargs)
-            ref_model = None
-            if not use_lora and not settings.precompute_ref_log_probs:
-                # explicit reference model: TRL would reload it from config._name_or_path (losing a Hub revision)
-                ref_model = AutoModelForCausalLM.from_pretrained(path, dtype=train_dtype, **load_kwargs)
-        except Exception as exc:  # noqa: BLE001
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            raise BenchError(f"cannot load model '{ref.ref}': {first}") from exc
+        model = load_model(ref, dtype=train_dtype, cache_dir=cache_dir)
+        ref_model = None
+        if not use_lora and not settings.precompute_ref_log_probs:
+            # explicit reference model: TRL would reload it from config._name_or_path (losing a Hub revision)
+            ref_model = load_model(ref, dtype=train_dtype, cache_dir=cache_dir)
         if use_lora:
             from peft import LoraConfig
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.atomic import atomic_open
+from bench.cli_options import json_option, languages_option
 from bench.errors import InputError
 from bench.json_records import iter_jsonl
 from bench.label_scores import gold_labels
@@ -69,8 +70,8 @@ def errors() -> None:
               help="JSONL: instruction, output, lang[, finish_reason]; other fields pass through.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="JSONL written with critical_errors and critical_error_evidence added.")
-@click.option("--languages", default="en,fr,es", show_default=True,
-              help="Languages the detector knows (ISO 639-1, comma-separated); every line's lang must be one.")
+@languages_option("Languages the detector knows (ISO 639-1, comma-separated); every line's lang must be one.",
+                  default="en,fr,es")
 def detect_cmd(input_path: str, out_path: str, languages: str) -> None:
     """Add critical_errors (labels) and critical_error_evidence to every line of INPUT."""
     langs = tuple(parse_languages(languages))
@@ -120,7 +121,7 @@ def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
 
 
 @errors.command("scan")
-@click.option("--languages", default=None, help="Only responses in these languages (default: all).")
+@languages_option("Only responses in these languages (default: all).")
 @click.pass_obj
 def scan_cmd(ctx, languages: str | None) -> None:
     """Run the detectors over every response in the store not yet checked by this detector version."""
@@ -142,8 +143,8 @@ def scan_cmd(ctx, languages: str | None) -> None:
 @click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
               help="Labelled JSONL: instruction, output, lang[, finish_reason], labels.")
 @click.option("--split", default=None, help="Only lines whose 'split' field has this value (e.g. tune, heldout).")
-@click.option("--languages", default="en,fr,es", show_default=True, help="Languages the detector knows.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@languages_option("Languages the detector knows.", default="en,fr,es")
+@json_option("Print one JSON object instead of a table.")
 @click.option("--show-errors", is_flag=True, help="Also list the items where the detectors disagree with the labels.")
 def evaluate_cmd(dev_path: str, split: str | None, languages: str, as_json: bool, show_errors: bool) -> None:
     """Precision / recall / F1 / support per label and micro-averaged on a labelled dev set."""

@@ -10,6 +10,8 @@ import json
 
 import click
 
+from bench.cli_options import json_option, languages_option
+
 
 @click.group("baselines")
 def baselines() -> None:
@@ -20,12 +22,11 @@ def baselines() -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
               help="Grid YAML file (models, methods, languages, dataset, decoding, backend).")
 @click.option("--limit", type=click.IntRange(0), default=None, help="Only the first N items (by id) of each language.")
-@click.option("--languages", default=None, metavar="CODES",
-              help="Only these languages of the grid, comma-separated (default: all of them).")
+@languages_option("Only these languages of the grid, comma-separated (default: all of them).", metavar="CODES")
 @click.option("--replace", is_flag=True,
               help="Delete stored responses (with their judgements and checks) that another setting wrote under "
                    "the same model name, method and language (e.g. a retrained DPO model), then generate.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run report as one JSON object on stdout.")
+@json_option("Print the run report as one JSON object on stdout.")
 @click.pass_obj
 def run_cmd(ctx, config, limit, languages, replace, as_json) -> None:
     """Generate every missing response of the grid (resumable: committed batches are never redone)."""
@@ -71,7 +72,7 @@ def _print_report(report) -> None:
 def export_cmd(ctx, out_dir, runs) -> None:
     """Write the stored responses as a Hub-ready `responses` config (parquet, deterministic)."""
     from bench.errors import BenchError
-    from baselines.judging.judge import parse_run_filters
+    from baselines.run_filters import parse_run_filters
     from baselines.generation.run import export_responses
 
     try:

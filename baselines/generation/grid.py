@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from bench.config_files import field_path
 from bench.errors import BenchError, ConfigError
 
 Method = Literal["zero-shot", "urial", "chat", "dpo"]
 METHODS: tuple[str, ...] = ("zero-shot", "urial", "chat", "dpo")
 DEFAULT_METHODS = {"base": ["zero-shot", "urial"], "instruct": ["chat"]}
 DEFAULT_LANGUAGES = ["en", "fr", "es"]
-BACKENDS = ("transformers", "vllm", "openai:<model>@<base_url>")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -162,16 +162,6 @@ class Grid(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     """Known keys of the mapping at ``loc`` (for 'unknown key' messages)."""
     cls: Any = Grid
@@ -197,15 +187,15 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     if kind == "extra_forbidden":
         parent = loc[:-1]
         known = ", ".join(_fields_at(parent))
-        return _loc(loc), f"unknown key '{loc[-1]}' (known keys: {known})"
+        return field_path(loc), f"unknown key '{loc[-1]}' (known keys: {known})"
     if kind == "missing":
-        return _loc(loc), "required key is missing"
+        return field_path(loc), "required key is missing"
     if kind == "literal_error" and len(loc) >= 2 and loc[-2] == "methods":
-        return _loc(loc), f"unknown method '{value}'; expected one of {', '.join(METHODS)}"
+        return field_path(loc), f"unknown method '{value}'; expected one of {', '.join(METHODS)}"
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
-        return _loc(loc), f"bad value '{value}'; expected {expected}"
-    return _loc(loc), str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        return field_path(loc), f"bad value '{value}'; expected {expected}"
+    return field_path(loc), str(err.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def _looks_like_path(value: str) -> bool:
@@ -233,35 +223,22 @@ def load_grid(path: str | Path, *, check_paths: bool = True) -> Grid:
 
     ``check_paths=False`` skips the existence checks of local paths (to validate a grid on another
     machine)."""
-    import yaml
+    from bench.config_files import YamlWording, load_yaml_model
 
-    path = Path(path)
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(file, f"cannot read the grid file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise ConfigError(file, f"not valid UTF-8 ({exc.reason} at line {line}, byte {exc.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(file, f"not valid YAML: {problem}{where}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(file, "a grid file must be a YAML mapping (models, dataset, languages, ...)")
-    try:
-        grid = Grid.model_validate(data)
-    except ValidationError as exc:
+    def describe(exc: ValidationError) -> tuple[str, str]:
         errors = exc.errors()
         field, message = _describe(errors[0])
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(file, message + more, field=field) from None
+        return field, message + more
+
+    wording = YamlWording(missing=None, unreadable="cannot read the grid file ({reason})",
+                          invalid="not valid YAML: {problem}{where}", at=" (line {line}, column {column})",
+                          not_mapping="a grid file must be a YAML mapping (models, dataset, languages, ...)",
+                          empty_is_mapping=False)
+    path = Path(path)
+    grid = load_yaml_model(path, Grid, describe=describe, wording=wording)
     grid._source = path.resolve()
-    _check(grid, path.resolve().parent, file, check_paths)
+    _check(grid, path.resolve().parent, str(path), check_paths)
     return grid
 
 
@@ -356,14 +333,11 @@ def _check(grid: Grid, base: Path, file: str, check_paths: bool) -> None:
 
 
 def _check_backend(value: str, file: str, field: str) -> None:
-    if value in ("transformers", "vllm"):
-        return
-    if value.startswith("openai:"):
-        from bench.openai_client import parse_openai_spec
+    from bench.specs import backends, parse_spec, usages
 
-        try:
-            parse_openai_spec(value)
-        except BenchError as exc:
-            raise ConfigError(file, str(exc), field=field) from None
-        return
-    raise ConfigError(file, f"unknown backend '{value}'; expected {' | '.join(BACKENDS)}", field=field)
+    if value.partition(":")[0] not in backends("generator"):
+        raise ConfigError(file, f"unknown backend '{value}'; expected {' | '.join(usages('generator'))}", field=field)
+    try:
+        parse_spec("generator", value)
+    except BenchError as exc:
+        raise ConfigError(file, str(exc), field=field) from None

@@ -177,27 +177,40 @@ class _Setting:
 
 
 def make_generator(grid: Grid, entry: ModelEntry, ref: Any, cache_dir: Any) -> Generator:
-    """The generator of one grid entry (loads the model)."""
-    backend = grid.backend_for(entry)
-    if backend == "transformers":
-        from baselines.generation.generators import TransformersGenerator
+    """The generator of one grid entry (loads the model); the backend comes from the spec table."""
+    from bench.specs import parse_spec
 
-        return TransformersGenerator(ref, dtype=entry.dtype, device=grid.device, cache_dir=cache_dir,
-                                     batch_size=grid.batch_size, prefix_cache=grid.prefix_cache,
-                                     trust_remote_code=entry.trust_remote_code)
-    if backend == "vllm":
-        from baselines.generation.generators import VLLMGenerator
+    return parse_spec("generator", grid.backend_for(entry)).factory()(grid, entry, ref, cache_dir)
 
-        o = grid.vllm
-        return VLLMGenerator(ref, dtype=entry.dtype, cache_dir=cache_dir, tensor_parallel_size=o.tensor_parallel_size,
-                             data_parallel_size=o.data_parallel_size, gpu_memory_utilization=o.gpu_memory_utilization,
-                             max_model_len=o.max_model_len, enable_prefix_caching=o.enable_prefix_caching,
-                             seed=grid.decoding.seed, chunk_size=o.chunk_size,
-                             trust_remote_code=entry.trust_remote_code, engine_args=o.engine_args)
-    from baselines.generation.generators import OpenAIGenerator
+
+def transformers_generator(grid: Grid, entry: ModelEntry, ref: Any, cache_dir: Any) -> Generator:
+    """``backend: transformers``: the model in this process (batched, URIAL prefix cache)."""
+    from baselines.generation.transformers_backend import TransformersGenerator
+
+    return TransformersGenerator(ref, dtype=entry.dtype, device=grid.device, cache_dir=cache_dir,
+                                 batch_size=grid.batch_size, prefix_cache=grid.prefix_cache,
+                                 trust_remote_code=entry.trust_remote_code)
+
+
+def vllm_generator(grid: Grid, entry: ModelEntry, ref: Any, cache_dir: Any) -> Generator:
+    """``backend: vllm``: the vLLM engine (optional extra), options from the grid's ``vllm:`` block."""
+    from baselines.generation.vllm_backend import VLLMGenerator
+
+    o = grid.vllm
+    return VLLMGenerator(ref, dtype=entry.dtype, cache_dir=cache_dir, tensor_parallel_size=o.tensor_parallel_size,
+                         data_parallel_size=o.data_parallel_size, gpu_memory_utilization=o.gpu_memory_utilization,
+                         max_model_len=o.max_model_len, enable_prefix_caching=o.enable_prefix_caching,
+                         seed=grid.decoding.seed, chunk_size=o.chunk_size,
+                         trust_remote_code=entry.trust_remote_code, engine_args=o.engine_args)
+
+
+def openai_generator(grid: Grid, entry: ModelEntry, ref: Any, cache_dir: Any) -> Generator:
+    """``backend: openai:<model>@<base_url>``: an OpenAI-compatible server, options from ``openai:``."""
+    from baselines.generation.openai_backend import OpenAIGenerator
 
     o = grid.openai
-    return OpenAIGenerator(backend, concurrency=o.concurrency, timeout=o.timeout, max_retries=o.max_retries)
+    return OpenAIGenerator(grid.backend_for(entry), concurrency=o.concurrency, timeout=o.timeout,
+                           max_retries=o.max_retries)
 
 
 def _model_identity(grid: Grid, entry: ModelEntry, cache_dir: Any) -> tuple[Any, dict[str, Any], str | None]:
@@ -210,8 +223,9 @@ def _model_identity(grid: Grid, entry: ModelEntry, cache_dir: Any) -> tuple[Any,
         identity = {"model": f"openai:{served}", "revision": entry.revision, "backend": f"openai:{served}@{url}",
                     "dtype": None}
         return None, identity, OPENAI_CHAT_HASH
+    from bench.chat import has_chat_template
     from bench.models import load_tokenizer, resolve_device, resolve_dtype, resolve_model
-    from baselines.generation.urial import chat_template_hash, has_chat_template
+    from baselines.generation.urial import chat_template_hash
 
     ref = resolve_model(entry.path, entry.revision, cache_dir=cache_dir)
     if backend == "transformers":
@@ -479,7 +493,7 @@ def export_responses(ws: Any, out_dir: str | Path, runs: Iterable[str] | dict[st
     import pyarrow.parquet as pq
 
     from bench.atomic import atomic_path
-    from baselines.judging.judge import FILTER_FIELDS, parse_run_filters
+    from baselines.run_filters import FILTER_FIELDS, parse_run_filters
 
     filters = parse_run_filters(runs if runs else None)
     where, params = [], []

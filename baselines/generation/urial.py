@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import chat
+from bench.chat import has_chat_template
 from bench.errors import BenchError, InputError
 
 URIAL_DIR = Path(__file__).with_name("prompts") / "urial"
@@ -166,16 +168,12 @@ def chat_messages(instruction: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": instruction}]
 
 
-def has_chat_template(tokenizer: Any) -> bool:
-    return bool(getattr(tokenizer, "chat_template", None))
-
-
 def render_chat(tokenizer: Any, messages: list[dict[str, str]], model: str = "model") -> str:
     """``messages`` through the tokenizer's own chat template, generation prompt added."""
     if not has_chat_template(tokenizer):
         raise BenchError(f"model '{model}' has no chat template: the chat method needs an instruction-tuned model "
                          "(use zero-shot or urial for base models)")
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return chat.render_chat(tokenizer, messages, system_fallback=False)
 
 
 def chat_prompt(tokenizer: Any, instruction: str) -> str:

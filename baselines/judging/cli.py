@@ -9,7 +9,7 @@ import json
 import click
 
 from bench.errors import BenchError
-from bench.models import DTYPES
+from bench.cli_options import batch_size_option, device_option, dtype_option, json_option
 
 
 @click.command("judge")
@@ -33,18 +33,17 @@ from bench.models import DTYPES
               help="Judge name stored with the scores (default: the spec, e.g. openai:gpt-4o-mini).")
 @click.option("--repair-attempts", type=click.IntRange(0, 5), default=1, show_default=True,
               help="Follow-up requests asking for valid JSON when a score is unreadable.")
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Batch size (local judges).")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda (local judges).")
-@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
-              show_default=True, help="Weights' precision (local judges): auto = float32 on CPU, bfloat16/float16 on "
-                                      "GPU. Cached calls are keyed by the judge name, not the dtype: give --name to keep "
-                                      "precisions apart.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+@batch_size_option("Batch size (local judges).", default=8, minimum=1)
+@device_option("local judges")
+@dtype_option("local judges", "Cached calls are keyed by the judge name, not the dtype: give --name to keep "
+                              "precisions apart.")
+@json_option("Print the report as one JSON object on stdout.")
 @click.pass_obj
 def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit, price_in, price_out, max_tokens,
               judge_name, repair_attempts, batch_size, device, dtype, as_json) -> None:
     """Judge the stored responses this judge has not judged yet (resumable; cached calls are free)."""
-    from baselines.judging.judge import JudgeStopped, judge_responses, parse_run_filters
+    from baselines.judging.judge import JudgeStopped, judge_responses
+    from baselines.run_filters import parse_run_filters
 
     if (price_in is None) != (price_out is None):
         raise click.UsageError("give both --price-in and --price-out (USD per 1,000 tokens), or neither")

@@ -1,11 +1,12 @@
 """Judging stored responses with an LLM judge (``bench baselines judge``).
 
-One judge backend behind one small interface (:class:`JudgeBackend`):
+One judge backend behind one small interface (:class:`baselines.judging.backends.JudgeBackend`):
 
 * ``openai:<model>[@<base_url>]``: any OpenAI-compatible server through :class:`bench.openai_client.ChatClient`
-  (bounded concurrency, retries with backoff on 429/5xx/timeouts/malformed bodies, key redaction);
+  (bounded concurrency, retries with backoff on 429/5xx/timeouts/malformed bodies, key redaction;
+  :class:`baselines.judging.backends.OpenAIJudge`);
 * ``hf:<hub id or path>`` or a bare local model folder / ``.gguf`` file: a local causal LM with a chat
-  template, batched greedy generation (:mod:`bench.models`), no server.
+  template, batched greedy generation, no server (:class:`baselines.judging.local_judge.LocalJudge`).
 
 :func:`judge_responses` selects the stored responses that have no judgement yet from this judge
 (so a rerun resumes and never judges anything twice), builds the judge prompt of each
@@ -44,29 +45,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bench.errors import BenchError
-from bench.openai_client import ChatClient, ChatError, ChatFailure, ChatResult, parse_openai_spec
-from baselines.judging.parse import ERR_NOT_APPLICABLE, AspectScore, ParsedJudgement, parse_judgement, repair_prompt
+from bench.openai_client import ChatFailure
+from baselines.judging.backends import DEFAULT_MAX_TOKENS, JudgeBackend, Outcome
+from baselines.judging.jobs import JudgeJob, needs_repair, parse_quality, restore_job, unreadable_aspects
+from baselines.judging.parse import parse_judgement
 from baselines.judging.prompts import PROMPT_VERSION, aspects_for, build_judge_messages, protocol_for_category
+from baselines.run_filters import FILTER_FIELDS, parse_run_filters
 
 COMMAND = "baselines judge"
 CODE_VERSION = "judge-v1"
-DEFAULT_MAX_TOKENS = 1024
 MIN_SAMPLE = 20
-FILTER_FIELDS = ("run_key", "model", "method", "lang", "category", "run_id", "item_id")
 ERR_FAILED = "failed: "
 ERR_REPAIR_PENDING = "repair pending"
 ERR_PARSE = "parse: "
-
-Outcome = ChatResult | ChatFailure
 
 
 # --------------------------------------------------------------------------- report
@@ -115,277 +114,18 @@ class JudgeStopped(BenchError):
         self.report = report
 
 
-# --------------------------------------------------------------------------- backends
-
-
-class JudgeBackend:
-    """Turns chat messages into judge answers.
-
-    ``workers`` tasks run at once, each of up to ``chunk_size`` requests; ``complete_batch`` returns one
-    :class:`ChatResult` or :class:`ChatFailure` per request and never raises for one bad item.
-    """
-
-    spec: str
-    name: str  # default judge name (judgements.judge)
-    workers: int = 1
-    chunk_size: int = 1
-
-    def identity(self) -> dict[str, Any]:
-        """What, besides the messages, decides the answer (enters the prompt hash)."""
-        raise NotImplementedError
-
-    def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
-        raise NotImplementedError
-
-    def requests_sent(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        pass
-
-
-class OpenAIJudge(JudgeBackend):
-    """``openai:<model>[@<base_url>]`` through :class:`ChatClient` (temperature 0)."""
-
-    def __init__(self, spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
-                 client_options: Mapping[str, Any] | None = None):
-        self.spec = spec
-        self.model, self.base_url = parse_openai_spec(spec)
-        self.params: dict[str, Any] = {"temperature": 0.0}
-        if max_tokens:
-            self.params["max_tokens"] = int(max_tokens)
-        options = dict(client_options or {})
-        options.setdefault("timeout", 120)
-        self.client = ChatClient(self.model, self.base_url, concurrency=concurrency, default_params=self.params,
-                                 **options)
-        default = "https://api.openai.com/v1"
-        self.name = f"openai:{self.model}" + ("" if self.base_url == default else f"@{self.base_url}")
-        self.workers = concurrency
-        self.chunk_size = 1
-
-    def identity(self) -> dict[str, Any]:
-        # the base URL is left out: the same model behind another address answers the same
-        return {"backend": "openai", "model": self.model, "params": self.params}
-
-    def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
-        out: list[Outcome] = []
-        for messages in batch:
-            try:
-                out.append(self.client.complete(messages))
-            except ChatError as exc:  # retries exhausted or a fail-fast status: one failed item
-                out.append(exc.failure)
-        return out
-
-    def requests_sent(self) -> int:
-        return self.client.usage.requests
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class LocalJudge(JudgeBackend):
-    """A local causal LM with a chat template (Hub id, folder or .gguf), batched greedy decoding."""
-
-    def __init__(self, spec: str, *, batch_size: int = 8, max_tokens: int | None = DEFAULT_MAX_TOKENS,
-                 device: str = "auto", dtype: str = "auto", cache_dir: str | Path | None = None):
-        from bench.models import load_config, load_tokenizer, resolve_device, resolve_dtype, resolve_model
-
-        if batch_size < 1:
-            raise BenchError(f"batch size must be >= 1, got {batch_size}")
-        self.spec = spec
-        target = spec[3:] if spec.startswith("hf:") else spec
-        self.cache_dir = str(cache_dir) if cache_dir else None
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.ref = resolve_model(target, cache_dir=self.cache_dir)
-        self.config = load_config(self.ref, cache_dir=self.cache_dir)
-        self.tokenizer = load_tokenizer(self.ref, padding_side="left", cache_dir=self.cache_dir)
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise BenchError(f"judge model '{self.ref.ref}' has no chat template (a judge must be a chat model)")
-        if self.tokenizer.pad_token_id is None:
-            raise BenchError(f"judge model '{self.ref.ref}': tokenizer has neither a pad nor an eos token")
-        self.max_new_tokens = int(max_tokens or DEFAULT_MAX_TOKENS)
-        self.name = f"hf:{self.ref.ref}"
-        self.workers = 1
-        self.chunk_size = batch_size
-        self._model: Any = None
-        self._generations = 0
-        self._lock = threading.Lock()
-
-    def identity(self) -> dict[str, Any]:
-        return {"backend": "hf", "fingerprint": self.ref.fingerprint, "decoding": "greedy",
-                "max_new_tokens": self.max_new_tokens}
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            from bench.models import load_causal_lm
-
-            self._model, _ = load_causal_lm(self.ref, dtype=self.dtype, device=self.device, cache_dir=self.cache_dir)
-        return self._model
-
-    def _context_length(self) -> int | None:
-        for name in ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length"):
-            value = getattr(self.config, name, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None
-
-    def _render(self, messages: list[dict]) -> list[int]:
-        tok = self.tokenizer
-        try:
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        except Exception:  # noqa: BLE001 - e.g. "System role not supported": fold it into the first user turn
-            merged = [dict(m) for m in messages if m["role"] != "system"]
-            system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-            if merged and system:
-                merged[0]["content"] = system + "\n\n" + merged[0]["content"]
-            text = tok.apply_chat_template(merged, tokenize=False, add_generation_prompt=True)
-        return tok(text, add_special_tokens=False)["input_ids"]
-
-    def _eos_ids(self) -> list[int]:
-        from benchmark.translators.causal_lm import END_OF_TURN_TOKENS
-
-        ids: list[int] = []
-        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        for value in (gen_eos, self.tokenizer.eos_token_id):
-            if value is not None:
-                ids.extend(value if isinstance(value, (list, tuple)) else [value])
-        specials = set(self.tokenizer.all_special_tokens)
-        ids.extend(i for i in self.tokenizer.convert_tokens_to_ids([t for t in END_OF_TURN_TOKENS if t in specials])
-                   if i is not None)
-        return list(dict.fromkeys(ids))
-
-    def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
-        import torch
-
-        from bench.models import length_sorted_batches, quiet_transformers
-
-        start = time.monotonic()
-        out: list[Outcome | None] = [None] * len(batch)
-        context = self._context_length()
-        todo: list[int] = []
-        encoded: dict[int, list[int]] = {}
-        for i, messages in enumerate(batch):
-            ids = self._render(list(messages))
-            if context is not None and len(ids) >= context:
-                out[i] = ChatFailure(reason=f"prompt of {len(ids)} tokens exceeds the model's context length {context}",
-                                     attempts=1, latency_s=0.0, retryable=False)
-            else:
-                encoded[i] = ids
-                todo.append(i)
-        if todo:
-            model, tok = self.model, self.tokenizer
-            eos = self._eos_ids()
-            lengths = [len(encoded[i]) for i in todo]
-            for group in length_sorted_batches(lengths, len(todo)):
-                idx = [todo[g] for g in group]
-                limit = self.max_new_tokens
-                if context is not None:
-                    limit = min(limit, context - max(len(encoded[i]) for i in idx))
-                try:
-                    padded = tok.pad({"input_ids": [encoded[i] for i in idx]}, padding=True, return_tensors="pt")
-                    padded = {k: v.to(model.device) for k, v in padded.items()}
-                    with torch.inference_mode(), quiet_transformers():
-                        gen = model.generate(**padded, max_new_tokens=limit, do_sample=False, num_beams=1,
-                                             pad_token_id=tok.pad_token_id, eos_token_id=eos or None,
-                                             temperature=None, top_p=None, top_k=None)
-                except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these items fail, the run goes on
-                    reason = f"generation error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-                    for i in idx:
-                        out[i] = ChatFailure(reason=reason, attempts=1, latency_s=time.monotonic() - start)
-                    continue
-                prompt_len = padded["input_ids"].shape[1]
-                eos_set = set(eos)
-                for row, i in zip(gen, idx):
-                    new = row[prompt_len:].tolist()
-                    n, finish = len(new), "length"
-                    for k, t in enumerate(new):
-                        if t in eos_set:
-                            n, finish = k, "stop"
-                            break
-                    text = tok.decode(new[:n], skip_special_tokens=True, clean_up_tokenization_spaces=False)
-                    out[i] = ChatResult(text=text.strip(), finish_reason=finish, prompt_tokens=len(encoded[i]),
-                                        completion_tokens=n + (1 if finish == "stop" else 0), attempts=1,
-                                        latency_s=time.monotonic() - start)
-            with self._lock:
-                self._generations += len(todo)
-        return out  # type: ignore[return-value]
-
-    def requests_sent(self) -> int:
-        with self._lock:
-            return self._generations
-
-    def close(self) -> None:
-        if self._model is not None:
-            device = str(getattr(self._model, "device", "cpu"))
-            self._model = None
-            if device.startswith("cuda"):
-                import torch
-
-                torch.cuda.empty_cache()
-
-
 def make_backend(spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
                  batch_size: int = 8, device: str = "auto", dtype: str = "auto",
                  cache_dir: str | Path | None = None, client_options: Mapping[str, Any] | None = None) -> JudgeBackend:
-    """The backend for a judge SPEC: ``openai:<model>[@<base_url>]``, ``hf:<id|path>`` or a local path."""
-    spec = (spec or "").strip()
-    if not spec:
-        raise BenchError("empty judge SPEC; expected openai:<model>@<base_url> or hf:<id or path>")
-    if spec.startswith("openai:"):
-        return OpenAIJudge(spec, concurrency=concurrency, max_tokens=max_tokens, client_options=client_options)
-    if spec.startswith("hf:"):
-        if not spec[3:].strip():
-            raise BenchError(f"bad judge SPEC '{spec}': expected hf:<hub id or local path>")
-        return LocalJudge(spec, batch_size=batch_size, max_tokens=max_tokens, device=device, dtype=dtype,
-                          cache_dir=cache_dir)
-    path = Path(spec).expanduser()
-    if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
-        return LocalJudge(spec, batch_size=batch_size, max_tokens=max_tokens, device=device, dtype=dtype,
-                          cache_dir=cache_dir)
-    raise BenchError(f"unknown judge SPEC '{spec}': expected openai:<model>@<base_url>, hf:<hub id or path>, "
-                     "or a local model folder")
+    """The backend for a judge SPEC: ``openai:<model>[@<base_url>]``, ``hf:``/``llm:<id|path>`` or a local path."""
+    from bench.specs import parse_spec
+
+    parsed = parse_spec("judge", spec)
+    return parsed.build(parsed.spec, concurrency=concurrency, max_tokens=max_tokens, client_options=client_options,
+                        batch_size=batch_size, device=device, dtype=dtype, cache_dir=cache_dir)
 
 
 # --------------------------------------------------------------------------- selection
-
-
-def parse_run_filters(runs: Mapping[str, Any] | Iterable[str] | str | None) -> dict[str, list[str]]:
-    """``["model=X", "method=urial", "lang=fr"]`` or ``{"lang": ["fr", "es"]}`` -> ``{field: [values]}``.
-
-    The same field given twice matches either value; different fields must all match.
-    A bare value without ``=`` is taken as a ``run_key``."""
-    out: dict[str, list[str]] = {}
-    if runs is None:
-        return out
-    if isinstance(runs, str):
-        runs = [runs]
-    if isinstance(runs, Mapping):
-        pairs = []
-        for key, value in runs.items():
-            values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            pairs += [(str(key), str(v)) for v in values]
-    else:
-        pairs = []
-        for item in runs:
-            text = str(item).strip()
-            if not text:
-                continue
-            for part in (p.strip() for p in text.split(",")):
-                if not part:
-                    continue
-                key, sep, value = part.partition("=")
-                pairs.append((key.strip(), value.strip()) if sep else ("run_key", key.strip()))
-    for key, value in pairs:
-        if key not in FILTER_FIELDS:
-            raise BenchError(f"unknown run filter '{key}={value}'; known fields: {', '.join(FILTER_FIELDS)}")
-        if not value:
-            raise BenchError(f"run filter '{key}=' has no value")
-        out.setdefault(key, [])
-        if value not in out[key]:
-            out[key].append(value)
-    return out
 
 
 def select_responses(store: Any, judge: str, filters: Mapping[str, Sequence[str]] | None = None,
@@ -414,88 +154,6 @@ def prompt_hash(judge: str, identity: Mapping[str, Any], messages: Sequence[Mapp
                "messages": list(messages)}
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-# --------------------------------------------------------------------------- one item
-
-
-def _unreadable(parsed: ParsedJudgement) -> list[str]:
-    """Aspects without a usable score (N/A is an answer, not a parse failure)."""
-    return [a for a, s in parsed.aspects.items() if s.score is None and s.error != ERR_NOT_APPLICABLE]
-
-
-def _needs_repair(parsed: ParsedJudgement) -> bool:
-    return any(s.score is None for s in parsed.aspects.values())  # the contract asks for numbers, not N/A
-
-
-def _quality(parsed: ParsedJudgement) -> tuple[int, int]:
-    valid = sum(s.score is not None for s in parsed.aspects.values())
-    na = sum(s.score is None and s.error == ERR_NOT_APPLICABLE for s in parsed.aspects.values())
-    return valid, na
-
-
-def _parsed_to_json(parsed: ParsedJudgement) -> dict[str, Any]:
-    return {"aspects": {a: asdict(s) for a, s in parsed.aspects.items()}, "error": parsed.error,
-            "method": parsed.method}
-
-
-def _parsed_from_json(obj: Mapping[str, Any], aspects: Sequence[str]) -> ParsedJudgement:
-    stored = obj["aspects"]
-    return ParsedJudgement({a: AspectScore(**stored[a]) for a in aspects}, obj.get("error"), obj.get("method"))
-
-
-@dataclass
-class _Job:
-    """One distinct judge prompt (responses with identical prompts share it)."""
-
-    prompt_hash: str
-    protocol: str
-    aspects: tuple[str, ...]
-    messages: list[dict]
-    responses: list[dict[str, Any]]
-    raw: str | None = None  # the judge's first answer
-    parsed: ParsedJudgement | None = None  # the best parse so far
-    source: str = "original"  # which answer the parse comes from: original | repair-<n>
-    last_raw: str | None = None  # the answer the next repair quotes
-    repairs: list[dict[str, Any]] = field(default_factory=list)  # {raw, used, error}
-    attempts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    run_prompt_tokens: int = 0  # tokens paid by this run (not by an earlier one)
-    run_completion_tokens: int = 0
-
-    @property
-    def response_id(self) -> str:
-        return self.responses[0]["response_id"]
-
-    def repair_messages(self) -> list[dict]:
-        assert self.last_raw is not None
-        return self.messages + [{"role": "assistant", "content": self.last_raw},
-                                {"role": "user", "content": repair_prompt(self.last_raw, self.aspects)}]
-
-    def state_json(self) -> dict[str, Any]:
-        assert self.parsed is not None
-        return {**_parsed_to_json(self.parsed), "source": self.source, "repairs": self.repairs,
-                "last_raw": self.last_raw}
-
-    def restore(self, row: Mapping[str, Any]) -> None:
-        """Load a judge_calls row (a finished answer, or one awaiting its repair)."""
-        state = json.loads(row["parsed"]) if isinstance(row["parsed"], str) else row["parsed"]
-        self.raw = row["raw"]
-        self.parsed = _parsed_from_json(state, self.aspects)
-        self.source = state.get("source", "original")
-        self.repairs = list(state.get("repairs") or [])
-        self.last_raw = state.get("last_raw") or row["raw"]
-        self.attempts = int(row["attempts"] or 0)
-        self.prompt_tokens = int(row["prompt_tokens"] or 0)
-        self.completion_tokens = int(row["completion_tokens"] or 0)
-
-    def add(self, result: ChatResult) -> None:
-        self.attempts += result.attempts
-        self.prompt_tokens += result.prompt_tokens
-        self.completion_tokens += result.completion_tokens
-        self.run_prompt_tokens += result.prompt_tokens
-        self.run_completion_tokens += result.completion_tokens
 
 
 # --------------------------------------------------------------------------- the run
@@ -530,13 +188,13 @@ class _Run:
             return None
         return prompt_tokens / 1000 * self.price[0] + completion_tokens / 1000 * self.price[1]
 
-    def _call_row(self, job: _Job, parsed: Any, error: str | None) -> list[Any]:
+    def _call_row(self, job: JudgeJob, parsed: Any, error: str | None) -> list[Any]:
         return [self.judge, job.prompt_hash, job.response_id, job.protocol, job.raw,
                 None if parsed is None else json.dumps(parsed, ensure_ascii=False), error, job.attempts,
                 job.prompt_tokens, job.completion_tokens, self._cost(job.prompt_tokens, job.completion_tokens),
                 self.report.run_id]
 
-    def _judgement_rows(self, job: _Job) -> list[list[Any]]:
+    def _judgement_rows(self, job: JudgeJob) -> list[list[Any]]:
         assert job.parsed is not None
         return [[r["response_id"], self.judge, job.protocol, aspect, s.score, s.raw_score, s.reason, s.error,
                  self.report.run_id]
@@ -565,15 +223,15 @@ class _Run:
             for action in after:
                 action()
 
-    def _account(self, job: _Job) -> None:
+    def _account(self, job: JudgeJob) -> None:
         self.report.prompt_tokens += job.run_prompt_tokens
         self.report.completion_tokens += job.run_completion_tokens
         job.run_prompt_tokens = job.run_completion_tokens = 0
 
-    def finalize(self, job: _Job, *, cached: bool = False) -> None:
+    def finalize(self, job: JudgeJob, *, cached: bool = False) -> None:
         """Store the judgements of a finished item (and its call, unless it came from the cache)."""
         assert job.parsed is not None
-        bad = _unreadable(job.parsed)
+        bad = unreadable_aspects(job.parsed)
         if not cached:
             error = (ERR_PARSE + ", ".join(bad)) if bad else None
             self._calls.append(self._call_row(job, {**job.state_json(), "last_raw": None}, error))
@@ -588,7 +246,7 @@ class _Run:
         self._after.append(lambda: self._done(job, n, "judged", cached=cached, unreadable=bad))
         self._check_rates()
 
-    def store_failure(self, job: _Job, failure: ChatFailure) -> None:
+    def store_failure(self, job: JudgeJob, failure: ChatFailure) -> None:
         job.attempts += failure.attempts
         self._calls.append(self._call_row(job, None, ERR_FAILED + failure.reason))
         self._account(job)
@@ -597,12 +255,12 @@ class _Run:
         self._after.append(lambda: self._done(job, n, "failed", reason=failure.reason))
         self._check_rates()
 
-    def store_pending(self, job: _Job) -> None:
+    def store_pending(self, job: JudgeJob) -> None:
         """An answer that awaits its repair: kept, so a killed run does not pay for it again."""
         self._calls.append(self._call_row(job, job.state_json(), ERR_REPAIR_PENDING))
         self._account(job)
 
-    def _done(self, job: _Job, n: int, status: str, **extra: Any) -> None:
+    def _done(self, job: JudgeJob, n: int, status: str, **extra: Any) -> None:
         self.advance(n)
         if self.on_item is not None:
             self.on_item({"status": status, "response_ids": [r["response_id"] for r in job.responses],
@@ -622,7 +280,7 @@ class _Run:
                                 f"responses) is above the threshold {self.max_failure_rate:.1%}")
 
     # -- answers (main thread) -------------------------------------------------------------
-    def on_answer(self, job: _Job, outcome: Outcome, stage: str) -> bool:
+    def on_answer(self, job: JudgeJob, outcome: Outcome, stage: str) -> bool:
         """Handle one answer; True when the job needs (another) repair request."""
         if stage == "original":
             if isinstance(outcome, ChatFailure):
@@ -641,12 +299,12 @@ class _Run:
             job.add(outcome)
             parsed = parse_judgement(outcome.text, job.aspects)
             assert job.parsed is not None
-            used = _quality(parsed) > _quality(job.parsed)
+            used = parse_quality(parsed) > parse_quality(job.parsed)
             job.repairs.append({"raw": outcome.text, "used": used, "error": parsed.error})
             if used:
                 job.parsed, job.source = parsed, f"repair-{len(job.repairs)}"
             job.last_raw = outcome.text
-        if _needs_repair(job.parsed) and len(job.repairs) < self.repair_attempts:
+        if needs_repair(job.parsed) and len(job.repairs) < self.repair_attempts:
             return True
         self.finalize(job)
         return False
@@ -734,7 +392,7 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
     report.run_id = store.start_run(COMMAND, run_params)
 
     # distinct prompts (identical prompts are sent once)
-    jobs: dict[str, _Job] = {}
+    jobs: dict[str, JudgeJob] = {}
     for row in rows:
         protocol = protocol_for_category(row["category"])
         messages = build_judge_messages(row["instruction"], row["output"], protocol, row["lang"])
@@ -742,7 +400,7 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
         if key in jobs:
             jobs[key].responses.append(row)
         else:
-            jobs[key] = _Job(key, protocol, aspects_for(protocol), messages, [row])
+            jobs[key] = JudgeJob(key, protocol, aspects_for(protocol), messages, [row])
 
     cached = {r["prompt_hash"]: r for r in store.query_dicts(
         "SELECT prompt_hash, raw, parsed, error, attempts, prompt_tokens, completion_tokens FROM judge_calls "
@@ -754,15 +412,15 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
         run = _Run(store, backend, judge, report, price_per_1k=price_per_1k, repair_attempts=repair_attempts,
                    max_parse_failure_rate=max_parse_failure_rate, max_failure_rate=max_failure_rate,
                    min_sample=min_sample, on_item=on_item, advance=advance)
-        originals: deque[_Job] = deque()
-        repairs: deque[_Job] = deque()
+        originals: deque[JudgeJob] = deque()
+        repairs: deque[JudgeJob] = deque()
         try:
             for key, job in jobs.items():
                 row = cached.get(key)
                 error = (row or {}).get("error") or ""
                 if row is None or error.startswith(ERR_FAILED) or row["parsed"] is None:
                     originals.append(job)
-                elif not _restore(job, row):  # unreadable cache entry: ask again
+                elif not restore_job(job, row):  # unreadable cache entry: ask again
                     originals.append(job)
                 elif error == ERR_REPAIR_PENDING:
                     if len(job.repairs) < repair_attempts:
@@ -798,20 +456,10 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
     return report
 
 
-def _restore(job: _Job, row: Mapping[str, Any]) -> bool:
-    try:
-        job.restore(row)
-        return True
-    except (KeyError, TypeError, ValueError):
-        job.raw = job.parsed = job.last_raw = None
-        job.repairs, job.attempts, job.prompt_tokens, job.completion_tokens = [], 0, 0, 0
-        return False
-
-
-def _pump(run: _Run, backend: JudgeBackend, originals: deque[_Job], repairs: deque[_Job]) -> None:
+def _pump(run: _Run, backend: JudgeBackend, originals: deque[JudgeJob], repairs: deque[JudgeJob]) -> None:
     """Keep ``backend.workers`` tasks of up to ``chunk_size`` requests in flight; handle answers as they come."""
     pool = ThreadPoolExecutor(max_workers=backend.workers, thread_name_prefix="judge")
-    pending: dict[Future, tuple[str, list[_Job]]] = {}
+    pending: dict[Future, tuple[str, list[JudgeJob]]] = {}
     clean = False
 
     def submit() -> None:
@@ -873,7 +521,6 @@ def _finish_run(store: Any, report: JudgeReport, params: dict[str, Any], status:
 
 
 __all__ = [
-    "JudgeBackend", "JudgeReport", "JudgeStopped", "LocalJudge", "OpenAIJudge",
-    "judge_responses", "make_backend", "parse_run_filters", "prompt_hash", "select_responses",
-    "DEFAULT_MAX_TOKENS", "ERR_FAILED", "ERR_PARSE", "ERR_REPAIR_PENDING", "MIN_SAMPLE",
+    "JudgeReport", "JudgeStopped", "judge_responses", "make_backend", "prompt_hash", "select_responses",
+    "ERR_FAILED", "ERR_PARSE", "ERR_REPAIR_PENDING", "MIN_SAMPLE",
 ]

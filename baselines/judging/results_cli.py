@@ -5,6 +5,8 @@ import json
 
 import click
 
+from bench.cli_options import json_option
+
 
 @click.group("results")
 def results() -> None:
@@ -17,7 +19,7 @@ def results() -> None:
 @click.option("--judge", default=None, help="Judge name (default: eval_config's 'gpt').")
 @click.option("--source", default=None, metavar="INSTRUCTIONS",
               help="Just-Eval-Instruct instructions (.jsonl/.json/.parquet or Hub id) for item metadata.")
-@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@json_option("Print the import report as JSON.")
 @click.pass_obj
 def import_just_eval_cmd(ctx, files, model, judge, source, as_json) -> None:
     """Import just-eval judgement FILES (JSON lists of judged items) into the store."""
@@ -41,7 +43,7 @@ def import_just_eval_cmd(ctx, files, model, judge, source, as_json) -> None:
 @click.pass_obj
 def export_judgements_cmd(ctx, out_dir, judge) -> None:
     """Write the `judgements` config parquet (one row per response and judge) under OUT_DIR."""
-    from baselines.leaderboard.queries import export_judgements
+    from baselines.leaderboard.export import export_judgements
 
     path = export_judgements(ctx.workspace.store, out_dir, judge=judge)
     click.echo(f"judgements written to {path}")

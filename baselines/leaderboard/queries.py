@@ -1,4 +1,8 @@
-"""Leaderboard tables from the store: every SQL statement of the results stage lives here.
+"""Leaderboard tables from the store: the SQL of the results table, its rows and error rates.
+
+Paired comparisons are :mod:`baselines.leaderboard.paired`, the interval arithmetic
+:mod:`baselines.leaderboard.resampling`, the ``judgements`` parquet export
+:mod:`baselines.leaderboard.export` and the text formats :mod:`baselines.leaderboard.render`.
 
 Rows
 ----
@@ -73,18 +77,14 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
+from baselines.leaderboard.resampling import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from bench.errors import BenchError
 from bench.vocabulary import ASPECTS, REGULAR_ASPECTS, SAFETY_ASPECT
 
 GROUP_KEYS = ("model", "method", "language", "judge")
 NOT_APPLICABLE = "not applicable"
-DEFAULT_RESAMPLES = 1000
-DEFAULT_SEED = 20231201
 
 # --by NAME -> SQL expression over `responses r` (fixed whitelist; never user text).
 _LIST_GROUP = "unnest(CASE WHEN r.{col} IS NULL OR len(r.{col}) = 0 THEN [NULL::VARCHAR] ELSE r.{col} END)"
@@ -120,8 +120,8 @@ _NA_PATTERN = r"(?i)\s*n\s*/?\s*a\.?\s*"
 _KIND_SQL = "CASE WHEN r.category = 'safety' THEN 'safety' ELSE 'regular' END"
 _REGULAR_LIST = ", ".join(f"'{a}'" for a in REGULAR_ASPECTS)
 
-# Value of one cell: the score; N/A -> 5 when $na_as_five; NULL otherwise.
-_VALUE_SQL = f"""CASE WHEN j.score IS NOT NULL THEN j.score
+# Value of one cell: the score; N/A -> 5 when $na_as_five; NULL otherwise (also used by the paired tests).
+VALUE_SQL = f"""CASE WHEN j.score IS NOT NULL THEN j.score
          WHEN $na_as_five AND (j.error = '{NOT_APPLICABLE}'
               OR regexp_full_match(coalesce(j.raw_score, ''), '{_NA_PATTERN}')) THEN 5.0
     END"""
@@ -269,50 +269,6 @@ GROUP BY ALL
 ORDER BY rj.model, rj.method, rj.language, rj.judge NULLS LAST, rj.by_value NULLS LAST, rj.response_id
 """
 
-# Paired comparisons: side A is ($model, $a), side B is ($model_b, $b) (the same model for two
-# methods, or e.g. an instruct model's chat answers against its base model's URIAL answers).
-_PAIR_FILTER = "((r.model = $model AND r.method = $a) OR (r.model = $model_b AND r.method = $b))"
-_PAIRED_JUDGES_SQL = f"""
-SELECT j.judge, COUNT(DISTINCT (r.model, r.method)) AS sides
-FROM responses r JOIN judgements j USING (response_id)
-WHERE r.lang = $lang AND {_PAIR_FILTER}
-  AND CASE WHEN $aspect = 'overall' THEN j.aspect IN ({", ".join(f"'{a}'" for a in REGULAR_ASPECTS)}) ELSE j.aspect = $aspect END
-GROUP BY j.judge ORDER BY j.judge
-"""
-
-_PAIRED_SQL = f"""
-WITH v AS (
-    SELECT r.item_id, r.model, r.method, j.aspect, {_VALUE_SQL} AS value
-    FROM responses r JOIN judgements j USING (response_id)
-    WHERE r.lang = $lang AND j.judge = $judge AND {_PAIR_FILTER}
-),
-per AS (
-    SELECT item_id, model, method,
-           CASE WHEN $aspect = 'overall'
-                THEN AVG(value) FILTER (WHERE aspect IN ({", ".join(f"'{a}'" for a in REGULAR_ASPECTS)}))
-                ELSE AVG(value) FILTER (WHERE aspect = $aspect) END AS value
-    FROM v GROUP BY item_id, model, method
-)
-SELECT a.item_id, a.value AS value_a, b.value AS value_b
-FROM per a JOIN per b USING (item_id)
-WHERE a.model = $model AND a.method = $a AND b.model = $model_b AND b.method = $b
-  AND a.value IS NOT NULL AND b.value IS NOT NULL
-ORDER BY TRY_CAST(a.item_id AS BIGINT) NULLS LAST, a.item_id
-"""
-
-_EXPORT_SQL = """
-SELECT * FROM (
-    SELECT r.response_id, r.model, r.model_revision, r.method, r.lang, r.item_id AS id, r.category,
-           r.instruction, r.output, j.judge,
-           {pivot}
-    FROM responses r JOIN judgements j USING (response_id)
-    WHERE $judge IS NULL OR j.judge = $judge
-    GROUP BY ALL
-)
-ORDER BY model, method, lang, TRY_CAST(id AS BIGINT) NULLS LAST, id, judge, response_id
-"""
-
-
 def _order_clause(by: str) -> str:
     keys = ["model", "method", "language", "judge", "by_value"]
     if by == "language":
@@ -373,7 +329,7 @@ def _query_parts(by: str, filters: dict | None, judge: str | None, na_as_five: b
         where=where, kind=_KIND_SQL, by_expr=BY_EXPRESSIONS[by] or "NULL::VARCHAR", words=words,
         word_join=word_join, labels=labels, labels_join=labels_join, join="JOIN" if judge else "LEFT JOIN",
         sums=sums, regular_list=_REGULAR_LIST,
-        safety=SAFETY_ASPECT, value=_VALUE_SQL,
+        safety=SAFETY_ASPECT, value=VALUE_SQL,
         combos=_COMBOS_FROM_ALL if flt or BY_EXPRESSIONS[by] else _COMBOS_FROM_SCORED)
     params: dict[str, Any] = {"judge": judge, "na_as_five": bool(na_as_five)}
     params.update({f"f_{name}": values for name, values in flt.items()})
@@ -432,8 +388,9 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
     intervals: dict[tuple, dict[str, list[float] | None]] = {}
     if ci and rows:
         cells_sql = _CELLS_SQL.format(ctes=ctes, aspect_values=", ".join(
-            f"MAX({_VALUE_SQL}) FILTER (WHERE j.aspect = '{a}') AS {a}" for a in ASPECTS))
-        intervals = _bootstrap_intervals(store, cells_sql, _used_params(cells_sql, base_params), resamples, seed)
+            f"MAX({VALUE_SQL}) FILTER (WHERE j.aspect = '{a}') AS {a}" for a in ASPECTS))
+        intervals = bootstrap_intervals(_arrow(store, cells_sql, _used_params(cells_sql, base_params)),
+                                        resamples, seed)
     extra = None if by in ("aspect", "language") else by
     out = []
     for r in rows:
@@ -490,207 +447,7 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
-# -- bootstrap ---------------------------------------------------------------------------------
-
-def _overall_from_means(means: np.ndarray) -> np.ndarray:
-    """Overall per resample from (B, 6) aspect means: mean of the regular ones, else safety."""
-    regular = means[:, : len(REGULAR_ASPECTS)]
-    count = np.sum(~np.isnan(regular), axis=1)
-    total = np.nansum(regular, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        overall = np.where(count > 0, total / np.maximum(count, 1), means[:, len(REGULAR_ASPECTS)])
-    return overall
-
-
-def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
-    """(B, n) multiplicities of n rows drawn with replacement, B times; depends only on (n, seed)."""
-    rng = np.random.default_rng([int(seed), int(n)])
-    draws = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
-    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float64)
-
-
-def bootstrap_means(matrix: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(B, k) column means of `matrix` (n, k; NaN = missing) under each row of resample `counts` (B, n)."""
-    mask = ~np.isnan(matrix)
-    both = counts @ np.hstack([np.where(mask, matrix, 0.0), mask.astype(np.float64)])
-    k = matrix.shape[1]
-    sums, dens = both[:, :k], both[:, k:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(dens > 0, sums / np.where(dens > 0, dens, 1.0), np.nan)
-
-
-def _arrow(store, sql: str, params: dict[str, Any]):
+def _arrow(store, sql: str, params: dict[str, Any]) -> Any:
+    """The query's result as a pyarrow table (one read under the store's lock)."""
     with store._lock:
         return store.con.sql(sql, params=params).to_arrow_table()
-
-
-def _bootstrap_intervals(store, sql: str, params: dict[str, Any], resamples: int, seed: int) -> dict[tuple, dict]:
-    """95% percentile intervals per group and aspect (+ overall), resampling the group's responses."""
-    table = _arrow(store, sql, params)
-    n_rows = table.num_rows
-    if n_rows == 0 or resamples < 1:
-        return {}
-    keys = list(zip(*(table.column(c).to_pylist() for c in ("model", "method", "language", "judge", "by_value"))))
-    values = np.column_stack([table.column(a).to_numpy(zero_copy_only=False).astype(np.float64) for a in ASPECTS])
-    out: dict[tuple, dict] = {}
-    counts_by_n: dict[int, np.ndarray] = {}  # groups of the same size share their resamples
-    start = 0
-    for stop in range(1, n_rows + 1):
-        if stop < n_rows and keys[stop] == keys[start]:
-            continue
-        key, size = keys[start], stop - start
-        if size not in counts_by_n:
-            counts_by_n[size] = resample_counts(size, resamples, seed)
-        means = bootstrap_means(values[start:stop], counts_by_n[size])
-        stats = np.column_stack([means, _overall_from_means(means)])
-        intervals: dict[str, list[float] | None] = {}
-        for i, name in enumerate((*ASPECTS, "overall")):
-            column = stats[:, i]
-            column = column[~np.isnan(column)]
-            intervals[name] = None if column.size == 0 else [float(x) for x in np.percentile(column, [2.5, 97.5])]
-        out[key] = intervals
-        start = stop
-    return out
-
-
-# -- paired comparison -------------------------------------------------------------------------
-
-def _pick_judge(store, model: str, model_b: str, langs: Sequence[str], method_a: str, method_b: str,
-                aspect: str) -> str:
-    """The one judge that scored both sides in every language of ``langs`` (else a BenchError)."""
-    need = 1 if (model, method_a) == (model_b, method_b) else 2
-    usable: set[str] | None = None
-    for lang in langs:
-        judges = store.query(_PAIRED_JUDGES_SQL, {"model": model, "model_b": model_b, "lang": lang, "a": method_a,
-                                                    "b": method_b, "aspect": aspect})
-        found = {j for j, sides in judges if sides >= need}
-        usable = found if usable is None else usable & found
-    if not usable:
-        where = f"({langs[0]})" if len(langs) == 1 else f"in both {' and '.join(langs)}"
-        raise BenchError(f"no judge scored both {_sides(model, method_a, model_b, method_b)} for {model} {where}")
-    if len(usable) > 1:
-        raise BenchError(f"several judges scored {model} ({', '.join(langs)}): {', '.join(sorted(usable))}; "
-                         "pass --judge")
-    return next(iter(usable))
-
-
-def _paired_values(store, model: str, model_b: str, lang: str, method_a: str, method_b: str, aspect: str,
-                   judge: str, na_as_five: bool) -> dict[str, tuple[float, float]]:
-    """item id -> (A's value, B's value) over the items both sides have a value for."""
-    rows = store.query(_PAIRED_SQL, {"model": model, "model_b": model_b, "lang": lang, "a": method_a,
-                                     "b": method_b, "judge": judge, "aspect": aspect, "na_as_five": bool(na_as_five)})
-    return {str(item): (float(a), float(b)) for item, a, b in rows}
-
-
-def _sides(model: str, method_a: str, model_b: str, method_b: str) -> str:
-    return f"{method_a} and {method_b}" if model == model_b else f"{model} {method_a} and {model_b} {method_b}"
-
-
-def _paired_stats(d: np.ndarray, resamples: int, seed: int) -> tuple[float, list[float], float]:
-    """Mean of the paired differences, its 95% bootstrap interval and a two-sided sign-flip p-value."""
-    n = d.size
-    observed = float(d.mean())
-    boot = bootstrap_means(d[:, None], resample_counts(n, resamples, seed))[:, 0]
-    rng = np.random.default_rng([int(seed), n, 1])
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, n))
-    permuted = np.abs(signs @ d) / n
-    p_value = float((1 + np.sum(permuted >= abs(observed) - 1e-12)) / (resamples + 1))
-    return observed, [float(x) for x in np.percentile(boot, [2.5, 97.5])], min(1.0, p_value)
-
-
-def paired_test(store, model: str, lang: str, method_a: str, method_b: str, aspect: str = "overall", *,
-                judge: str | None = None, na_as_five: bool = False, resamples: int = 10_000,
-                seed: int = DEFAULT_SEED, model_b: str | None = None) -> dict[str, Any]:
-    """Method A vs B for one model (B: ``model_b``'s answers when given) and language over the
-    items both have a score for.
-
-    Per item the score is the aspect's (``overall``: mean of the item's regular-aspect scores).
-    ``diff`` = mean(A) - mean(B); ``ci`` = 95% paired bootstrap interval of the diff; ``p_value``
-    = two-sided sign-flip permutation test of mean diff = 0 (``resamples`` random flips).
-    """
-    if aspect not in (*ASPECTS, "overall"):
-        raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
-    model_b = model_b or model
-    judge = judge or _pick_judge(store, model, model_b, [lang], method_a, method_b, aspect)
-    values = _paired_values(store, model, model_b, lang, method_a, method_b, aspect, judge, na_as_five)
-    result: dict[str, Any] = {"model": model, "model_b": model_b, "language": lang, "method_a": method_a,
-                              "method_b": method_b, "aspect": aspect, "judge": judge, "n": len(values)}
-    if not values:
-        return {**result, "mean_a": None, "mean_b": None, "diff": None, "ci": None, "p_value": None}
-    a = np.array([v[0] for v in values.values()], dtype=np.float64)
-    b = np.array([v[1] for v in values.values()], dtype=np.float64)
-    diff, ci, p_value = _paired_stats(a - b, resamples, seed)
-    return {**result, "mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff": diff, "ci": ci,
-            "p_value": p_value}
-
-
-def gap_test(store, model: str, lang: str, base_lang: str, method_a: str, method_b: str, aspect: str = "overall",
-             *, judge: str | None = None, na_as_five: bool = False, resamples: int = 10_000,
-             seed: int = DEFAULT_SEED, model_b: str | None = None) -> dict[str, Any]:
-    """Does the A - B gap differ between ``lang`` and ``base_lang`` (e.g. "the gap grows in French")?
-
-    Items are aligned by id across languages (the dataset's configs share ids). Per item present in
-    all four cells, ``d = (A - B in lang) - (A - B in base_lang)``; ``diff`` = mean(d), ``ci`` its 95%
-    paired bootstrap interval, ``p_value`` a two-sided sign-flip permutation test of mean(d) = 0.
-    ``gap`` and ``base_gap`` are the mean A - B in each language over those same items.
-    """
-    if aspect not in (*ASPECTS, "overall"):
-        raise BenchError(f"unknown aspect '{aspect}' (use overall, {', '.join(ASPECTS)})")
-    if lang == base_lang:
-        raise BenchError(f"compare a language with another one, not with itself ('{lang}')")
-    model_b = model_b or model
-    judge = judge or _pick_judge(store, model, model_b, [lang, base_lang], method_a, method_b, aspect)
-    here = _paired_values(store, model, model_b, lang, method_a, method_b, aspect, judge, na_as_five)
-    there = _paired_values(store, model, model_b, base_lang, method_a, method_b, aspect, judge, na_as_five)
-    items = sorted(set(here) & set(there))
-    result: dict[str, Any] = {"model": model, "model_b": model_b, "language": lang, "base_language": base_lang,
-                              "method_a": method_a, "method_b": method_b, "aspect": aspect, "judge": judge,
-                              "n": len(items)}
-    if not items:
-        return {**result, "gap": None, "base_gap": None, "diff": None, "ci": None, "p_value": None}
-    gap = np.array([here[i][0] - here[i][1] for i in items], dtype=np.float64)
-    base = np.array([there[i][0] - there[i][1] for i in items], dtype=np.float64)
-    diff, ci, p_value = _paired_stats(gap - base, resamples, seed)
-    return {**result, "gap": float(gap.mean()), "base_gap": float(base.mean()), "diff": diff, "ci": ci,
-            "p_value": p_value}
-
-
-# -- export ------------------------------------------------------------------------------------
-
-EXPORT_PARQUET_NAME = "test-00000-of-00001.parquet"
-
-
-def export_schema():
-    import pyarrow as pa
-
-    fields = [("response_id", pa.string()), ("model", pa.string()), ("model_revision", pa.string()),
-              ("method", pa.string()), ("lang", pa.string()), ("id", pa.string()), ("category", pa.string()),
-              ("instruction", pa.string()), ("output", pa.string()), ("judge", pa.string())]
-    for a in ASPECTS:
-        fields += [(f"{a}_score", pa.float64()), (f"{a}_reason", pa.string())]
-    return pa.schema(fields)
-
-
-def export_judgements(store, out_dir: str | Path, judge: str | None = None) -> Path:
-    """Write ``OUT_DIR/judgements/test-00000-of-00001.parquet``: one row per response and judge.
-
-    Rows sorted by model, method, lang, id (numeric order), judge; fixed schema
-    (:func:`export_schema`); the same store content always gives the same bytes.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from bench.atomic import atomic_path
-
-    pivot = ",\n       ".join(
-        f"MAX(j.score) FILTER (WHERE j.aspect = '{a}') AS {a}_score, "
-        f"MAX(j.reason) FILTER (WHERE j.aspect = '{a}') AS {a}_reason" for a in ASPECTS)
-    sql = _EXPORT_SQL.format(pivot=pivot)
-    rows = store.query_dicts(sql, {"judge": judge})
-    schema = export_schema()
-    table = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema)
-    target = Path(out_dir) / "judgements" / EXPORT_PARQUET_NAME
-    with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
-    return target
-

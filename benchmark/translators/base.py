@@ -1,25 +1,16 @@
-"""The one interface every translation backend implements, and the SPEC registry.
+"""The one interface every translation backend implements.
 
 A SPEC is ``<backend>:<target>``: ``hf:<id or path>``, ``llm:<id, path or .gguf>``,
-``openai:<model>@<base_url>``, ``file:<path>``. Backends are imported lazily so that
-``bench --help`` stays fast and optional extras are only needed when used.
+``openai:<model>@<base_url>``, ``file:<path>``; the backends are rows of the one spec table,
+:data:`bench.specs.BACKENDS`, imported lazily.
 """
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from typing import Any, Literal, Sequence
 
+from bench import specs
 from bench.errors import BenchError
-
-# backend prefix -> "module:Class" (lazy)
-BACKENDS: dict[str, str] = {
-    "hf": "benchmark.translators.hf_seq2seq:Seq2SeqTranslator",
-    "llm": "benchmark.translators.causal_lm:CausalLMTranslator",
-    "openai": "benchmark.translators.openai_compat:OpenAITranslator",
-    "file": "benchmark.translators.file_import:FileTranslator",
-}
-
 
 class Translator(ABC):
     """Translates batches of text from one language to another.
@@ -85,18 +76,11 @@ class LocalModelTranslator(Translator):
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split ``backend:target``; fail with the list of backends on a bad SPEC."""
-    backend, sep, target = spec.partition(":")
-    if not sep or backend not in BACKENDS or not target:
-        raise BenchError(
-            f"bad translator SPEC '{spec}': expected one of "
-            + ", ".join(f"{b}:<...>" for b in BACKENDS)
-        )
-    return backend, target
+    parsed = specs.parse_spec("translator", spec)
+    return parsed.backend.name, parsed.target
 
 
 def load_translator(spec: str, **options: Any) -> Translator:
     """Build the translator a SPEC names; ``options`` go to its constructor (batch_size, ...)."""
-    backend, target = parse_spec(spec)
-    module_name, class_name = BACKENDS[backend].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(spec, target, **options)
+    parsed = specs.parse_spec("translator", spec)
+    return parsed.build(spec, parsed.target, **options)

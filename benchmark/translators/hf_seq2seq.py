@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, Sequence
 from bench.errors import BenchError
 from bench.languages import LANGUAGES, get_language
 from bench.models import (
+    empty_cuda_cache,
     length_sorted_batches,
     load_config,
     load_seq2seq,
@@ -318,9 +319,6 @@ class Seq2SeqTranslator(LocalModelTranslator):
 
     def close(self) -> None:
         if self._model is not None:
-            device = str(self._model.device)
+            device = self._model.device
             self._model = None
-            if device.startswith("cuda"):
-                import torch
-
-                torch.cuda.empty_cache()
+            empty_cuda_cache(device)

@@ -13,11 +13,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli_options import json_option
 from bench.errors import BenchError, InputError
 from bench.json_records import iter_jsonl
 from bench.label_scores import gold_labels, label_scores
 from bench.languages import get_language
-from benchmark.qa import QA_FLAGS, TranslationQA
+from bench.vocabulary import QA_FLAGS
+from benchmark.qa import TranslationQA
 
 _REQUIRED = ("source", "translation", "target_lang")
 
@@ -139,7 +141,7 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
 
 @qa.command("evaluate")
 @click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False), help="Labelled JSONL (labels = expected flags).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@json_option("Print one JSON object instead of a table.")
 @click.option("--show-errors", is_flag=True, help="Also list the items where the checker disagrees with the labels.")
 def evaluate(dev_path: str, as_json: bool, show_errors: bool) -> None:
     """Precision / recall / F1 of the checker per flag on a labelled dev set."""

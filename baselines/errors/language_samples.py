@@ -1,0 +1,120 @@
+"""Bounded prose samples of an answer for language identification, its dominant script, and a
+function-word shortcut that settles most samples without calling lingua.
+"""
+from __future__ import annotations
+
+import re
+
+from baselines.errors.text_features import script_of
+
+_STRIP_FOR_LANG = [
+    re.compile(r"```.*?(?:```|\Z)", re.S),
+    re.compile(r"`[^`\n]*`"),
+    re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.]+"),
+    re.compile(r"«[^»\n]{0,200}»|“[^”\n]{0,200}”|\"[^\"\n]{0,200}\"|„[^“\n]{0,200}“|\*[^*\n]{1,120}\*|_[^_\n]{1,120}_"),
+    re.compile(r"(?<![\w'’-])[A-ZÀ-ÖØ-Þ][\w'’-]*"),  # capitalised words: names, titles, sentence starts
+    re.compile(r"[#|>*_~\d]+"),
+]
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """text[start:end] widened to word boundaries."""
+    if start > 0:
+        sp = text.find(" ", start)
+        start = sp + 1 if 0 <= sp < start + 40 else start
+    if end < len(text):
+        sp = text.rfind(" ", start, end)
+        end = sp if sp > start else end
+    return text[start:end]
+
+
+def _clean_for_language(text: str) -> str:
+    """Prose only: no code, URLs, quoted titles, capitalised names, markup or digits (cheap fast paths)."""
+    cleaned = text
+    if "`" in cleaned:
+        cleaned = _STRIP_FOR_LANG[1].sub(" ", _STRIP_FOR_LANG[0].sub(" ", cleaned))
+    if "http" in cleaned or "www." in cleaned or "@" in cleaned:
+        cleaned = _STRIP_FOR_LANG[2].sub(" ", cleaned)
+    if any(q in cleaned for q in '«“"„*_'):
+        cleaned = _STRIP_FOR_LANG[3].sub(" ", cleaned)
+    unquoted = " ".join(_STRIP_FOR_LANG[5].sub(" ", _STRIP_FOR_LANG[4].sub(" ", cleaned)).split())
+    if sum(map(str.isalpha, unquoted[:300])) >= 25:
+        return unquoted
+    return " ".join(_STRIP_FOR_LANG[5].sub(" ", cleaned).split())
+
+
+def language_samples(output: str) -> tuple[list[str], str | None]:
+    """Bounded samples of the prose of ``output`` for language identification, plus its dominant script.
+
+    Short answers give one sample; long ones give a head, a middle and a tail window (each cleaned of
+    code, URLs, quotes and capitalised names first), so the cost is bounded whatever the length.
+    """
+    script = None
+    sample_for_script = output[:1500]
+    if not sample_for_script.isascii():
+        counts: dict[str, int] = {}
+        for ch in sample_for_script:
+            if ch.isalpha():
+                sc = script_of(ch)
+                counts[sc] = counts.get(sc, 0) + 1
+        total = sum(counts.values())
+        if total >= 6:
+            top = max(counts, key=counts.get)
+            if counts[top] >= 0.5 * total:
+                script = top
+    if len(output) <= 1200:
+        text = _clean_for_language(output)
+        if len(text) <= 550:
+            return ([text] if text else []), script
+        return [_cut(text, 0, 350), _cut(text, len(text) - 200, len(text))], script
+    n = len(output)
+    if "```" in output:  # code fences must be stripped as a whole before cutting windows
+        cleaned = _STRIP_FOR_LANG[0].sub(" ", output)
+        if len(cleaned) <= 1200:
+            text = _clean_for_language(cleaned)
+            if len(text) <= 550:
+                return ([text] if text else []), script
+            return [_cut(text, 0, 350), _cut(text, len(text) - 200, len(text))], script
+        output, n = cleaned, len(cleaned)
+    head = _clean_for_language(output[:800])
+    middle = _clean_for_language(output[n // 2 - 200:n // 2 + 200])
+    tail = _clean_for_language(output[-400:])
+    rest = " ".join(x for x in (_cut(middle, 0, 120) if len(middle) > 120 else middle,
+                                _cut(tail, len(tail) - 160, len(tail)) if len(tail) > 160 else tail) if x)
+    samples = [x for x in (_cut(head, 0, 350) if len(head) > 350 else head, rest) if x]
+    return samples, script
+
+
+# Function words found in one study language only: a sample full of its own language's function words and
+# (almost) none of the others' is settled without calling lingua (most answers are in the expected language).
+_OWN_WORDS = {
+    "en": frozenset("the and of to is that with for you it are this be have was can will your or an as at by from they "
+                    "we their which has not but if would should could been were these those what when how there into "
+                    "about also more than other some such its our may my she his her them so do does like just all "
+                    "any each one".split()),
+    "fr": frozenset("le les des du est et une dans pour pas sur avec ce cette ces qui sont au aux je vous il ils elle "
+                    "elles nous mais ou leur leurs votre vos notre nos être avoir fait peut plus très aussi comme tout "
+                    "tous ont était sa ses mon ma mes cela ça où donc entre chaque même bien sans lorsque ainsi "
+                    "l qu c".split()),
+    "es": frozenset("el los las y del una por con para es su sus lo como más pero al está están muy también hay ha "
+                    "han puede pueden ser estar cuando donde porque sobre sin este esta estos estas tiene tienen uno "
+                    "unos unas mi".split()),
+}
+_WORD_RE = re.compile(r"\w+")
+
+
+def obviously_in(sample: str, lang: str) -> bool:
+    """True when function words alone show that ``sample`` is in ``lang`` (en, fr or es)."""
+    own_words = _OWN_WORDS.get(lang)
+    if own_words is None:
+        return False
+    words = _WORD_RE.findall(sample.lower())
+    n = len(words)
+    if n < 15:
+        return False
+    own = sum(1 for w in words if w in own_words)
+    if own < 0.15 * n:
+        return False
+    limit = 0.03 * n
+    return all(sum(1 for w in words if w in other_words) <= limit
+               for code, other_words in _OWN_WORDS.items() if code != lang)

@@ -1,0 +1,73 @@
+"""Decoding with a local causal LM: where a completion ends, how long a prompt may be, greedy batches.
+
+Shared by the ``llm:`` translator, the local judge and the generation backends, so that the
+stop tokens, the context length and a padded greedy batch are worked out the same way everywhere.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from bench.models import quiet_transformers
+
+# End-of-turn tokens of common chat formats; extra stop tokens for chat prompts when the tokenizer
+# has them (GGUF files record only one EOS id).
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<turn|>")
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length")
+
+
+def eos_token_ids(model: Any | None, tokenizer: Any, *, end_of_turn: bool, added_tokens: bool = False) -> list[int]:
+    """Token ids that end a completion, in order, without repeats.
+
+    The model's ``generation_config`` EOS id(s) (none when ``model`` is None), the tokenizer's EOS id
+    and, with ``end_of_turn``, the :data:`END_OF_TURN_TOKENS` the tokenizer has as special tokens.
+    ``added_tokens`` also takes end-of-turn tokens that are added but not special, and leaves out
+    ids the tokenizer maps to its unknown token (the generation backends' lookup)."""
+    ids: list[int] = []
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (gen_eos, tokenizer.eos_token_id):
+        if value is not None:
+            ids.extend(value if isinstance(value, (list, tuple)) else [value])
+    if end_of_turn:
+        known = set(tokenizer.all_special_tokens)
+        if added_tokens:
+            known |= set(getattr(tokenizer, "added_tokens_encoder", {}) or {})
+        for token in END_OF_TURN_TOKENS:
+            if token not in known:
+                continue
+            idx = tokenizer.convert_tokens_to_ids(token)
+            if added_tokens and not (isinstance(idx, int) and idx != tokenizer.unk_token_id):
+                continue
+            if idx is not None:
+                ids.append(idx)
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
+def context_length(config: Any, *, text_config: bool = False) -> int | None:
+    """The model's context length from its config (None when it does not say).
+
+    ``text_config``: read the text model's part of a multimodal config (``get_text_config``)."""
+    if text_config and hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    for name in CONTEXT_FIELDS:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def generate_greedy(model: Any, tokenizer: Any, batch_ids: Sequence[Sequence[int]], /, *, max_new_tokens: int,
+                    eos_ids: Sequence[int], **options: Any) -> list[list[int]]:
+    """Greedy decoding of left-padded prompts in one batch; the new tokens of each row.
+
+    Rows are not cut at EOS (the caller does); ``options`` go to ``generate`` (e.g. ``stop_strings``
+    with ``tokenizer``)."""
+    import torch
+
+    padded = tokenizer.pad({"input_ids": [list(ids) for ids in batch_ids]}, padding=True, return_tensors="pt")
+    padded = {k: v.to(model.device) for k, v in padded.items()}
+    with torch.inference_mode(), quiet_transformers():
+        out = model.generate(**padded, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=list(eos_ids) or None,
+                             temperature=None, top_p=None, top_k=None, **options)
+    start = padded["input_ids"].shape[1]
+    return [row[start:].tolist() for row in out]

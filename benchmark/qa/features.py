@@ -1,0 +1,165 @@
+"""Shared text features of a source/translation pair: protected spans, words, lengths, sentences, runs.
+
+Protected spans (code fences, inline code, URLs, e-mails, placeholders) must be kept verbatim and are
+left out of the prose that every other feature reads.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+# Source needs this many words (>= 2 letters, outside code/URLs) to count as translatable.
+MIN_TRANSLATABLE_WORDS = 3
+# A source in Title Case (or only brand names) up to this many words is a name/title, left as is on purpose.
+TITLE_MAX_WORDS = 6
+# Longest n-gram checked for consecutive repeats.
+REPEAT_MAX_NGRAM = 8
+
+# Expected length of a translation relative to English (characters of words); default 1.0.
+EXPECTED_LENGTH_RATIO: dict[str, float] = {
+    "en": 1.0, "fr": 1.15, "es": 1.12, "de": 1.15, "it": 1.10, "pt": 1.08, "ca": 1.08, "gl": 1.08,
+    "eu": 1.05, "nl": 1.10, "ro": 1.10, "pl": 1.05, "ru": 1.05, "uk": 1.05, "sv": 1.0, "tr": 1.0,
+    "ar": 0.85, "hi": 1.0, "zh": 0.30, "ja": 0.40, "ko": 0.45,
+}
+
+
+_FENCE_RE = re.compile(r"(```|~~~)[^\n]*\n.*?(?:\1|\Z)", re.S)
+_INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\"'`«»]+")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PLACEHOLDER_RE = re.compile(
+    r"\{\{\s*[\w.]+\s*\}\}"  # {{var}}
+    r"|\{[A-Za-z_][\w.]*(?:![rsa])?(?::[^{}\s]*)?\}|\{\d*\}"  # {name} {0} {}
+    r"|(?<![\d%\w])%(?:\([\w]+\))?[-+0#]*\d*(?:\.\d+)?[sdifuxXeEgGcr](?![A-Za-z])"  # %s %d %(name)s %.2f
+    r"|\$\{[^}\s]+\}|\$[A-Z_][A-Z0-9_]+\b"  # ${VAR} $VAR
+    r"|</?[A-Za-z][\w-]*(?:\s+[^<>\n]*)?/?>"  # <tag>, </tag>, <br/>
+)
+_WORD_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-][^\W\d_])*")
+TOKEN_RE = re.compile(r"\w+(?:['’]\w+)*")
+_SENT_SPLIT_RE = re.compile(r"(?<=[.!?…])\s+|\n+")
+LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+\S", re.M)
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def short(items: Iterable[str], limit: int = 4, width: int = 40) -> str:
+    """The first ``limit`` items, each single-spaced and cut to ``width`` characters, for evidence strings."""
+    items = list(items)
+    out = []
+    for item in items[:limit]:
+        item = " ".join(item.split())
+        out.append(item if len(item) <= width else item[: width - 1] + "…")
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(out) + more
+
+
+def protected_spans(text: str) -> tuple[list[tuple[int, int, str]], str]:
+    """Code fences, inline code, URLs, e-mails and placeholders (start, end, text); and the text without them."""
+    spans: list[tuple[int, int, str]] = []
+    taken = [False] * (len(text) + 1)
+
+    def grab(regex: re.Pattern, strip_tail: bool = False) -> None:
+        for m in regex.finditer(text):
+            start, end = m.start(), m.end()
+            if strip_tail:
+                while end > start and text[end - 1] in ".,;:!?)]}'\"»”":
+                    end -= 1
+            if any(taken[start:end]):
+                continue
+            for i in range(start, end):
+                taken[i] = True
+            spans.append((start, end, text[start:end]))
+
+    grab(_FENCE_RE)
+    grab(_INLINE_CODE_RE)
+    grab(_URL_RE, strip_tail=True)
+    grab(_EMAIL_RE, strip_tail=True)
+    grab(_PLACEHOLDER_RE)
+    spans.sort()
+    prose, last = [], 0
+    for start, end, _ in spans:
+        prose.append(text[last:start])
+        prose.append(" ")
+        last = end
+    prose.append(text[last:])
+    return spans, "".join(prose)
+
+
+def words(text: str) -> list[str]:
+    """Words of two letters or more (digits and single letters left out)."""
+    return [w for w in _WORD_RE.findall(text) if len(w) >= 2]
+
+
+def word_count(text: str) -> float:
+    """Words, counting two CJK characters as one word."""
+    return len(words(text)) + len(_CJK_RE.findall(text)) / 2
+
+
+def measure(text: str) -> int:
+    """Length in characters of the words and numbers, single-spaced (punctuation/spacing style ignored)."""
+    return len(" ".join(TOKEN_RE.findall(text)))
+
+
+def norm(text: str) -> str:
+    """Lower-cased NFKC word/number tokens, single-spaced: the form texts are compared in."""
+    return " ".join(TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower()))
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and lines that hold at least one word or number."""
+    return [s.strip() for s in _SENT_SPLIT_RE.split(text) if s and s.strip() and TOKEN_RE.search(s)]
+
+
+def is_title_like(word_list: list[str]) -> bool:
+    """Short, and every word of 4+ letters has a capital (Title Case, iPhone): a name or a title."""
+    long = [w for w in word_list if len(w) >= 4]
+    return len(word_list) <= TITLE_MAX_WORDS and bool(long) and all(any(c.isupper() for c in w) for w in long)
+
+
+def paragraphs(prose: str) -> int:
+    """Blank-line separated blocks that hold a word or number."""
+    return sum(1 for p in re.split(r"\n\s*\n", prose) if TOKEN_RE.search(p))
+
+
+def lines(prose: str) -> int:
+    """Lines that hold a word or number."""
+    return sum(1 for line in prose.splitlines() if TOKEN_RE.search(line))
+
+
+def max_runs(tokens: list[str]) -> tuple[tuple[int, str], tuple[int, str]]:
+    """Longest consecutive repeat of one word and of an n-gram (2 <= n <= REPEAT_MAX_NGRAM): (count, text)."""
+    word, ngram = (1, ""), (1, "")
+    size = len(tokens)
+    for n in range(1, min(REPEAT_MAX_NGRAM, size // 2) + 1):
+        i = 0
+        while i <= size - 2 * n:
+            if tokens[i: i + n] != tokens[i + n: i + 2 * n]:
+                i += 1
+                continue
+            run = 2
+            while tokens[i + run * n: i + (run + 1) * n] == tokens[i: i + n]:
+                run += 1
+            best = word if n == 1 else ngram
+            if run > best[0]:
+                if n == 1:
+                    word = (run, tokens[i])
+                else:
+                    ngram = (run, " ".join(tokens[i: i + n]))
+            i += (run - 1) * n  # a run starting inside this one is not longer
+    return word, ngram
+
+
+def collapse_runs(tokens: list[str]) -> list[str]:
+    """Tokens with consecutive repeats of any n-gram (n <= REPEAT_MAX_NGRAM) kept once."""
+    out = list(tokens)
+    for n in range(REPEAT_MAX_NGRAM, 0, -1):
+        i, result = 0, []
+        while i < len(out):
+            chunk = out[i: i + n]
+            j = i + n
+            while len(chunk) == n and out[j: j + n] == chunk:
+                j += n
+            result.extend(chunk if j > i + n else out[i: i + 1])
+            i = j if j > i + n else i + 1
+        out = result
+    return out

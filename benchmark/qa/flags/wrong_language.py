@@ -1,0 +1,43 @@
+"""``wrong_language``: the translation (or one of its sentences) is in a third language."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from benchmark.qa.features import short
+from benchmark.qa.language_id import LID_MIN_WORDS
+
+if TYPE_CHECKING:
+    from benchmark.qa.context import QAContext
+
+# Confidence of a third language (whole translation) that marks it as wrong_language.
+WRONG_LANGUAGE_CONFIDENCE = 0.60
+# A third language wins and the target gets at most this confidence: wrong_language whatever the winner's score.
+WRONG_LANGUAGE_MAX_TARGET_CONFIDENCE = 0.05
+# From this many words on, a third language winning by a margin is enough for wrong_language...
+WRONG_LANGUAGE_LONG_WORDS = 12
+# ...that margin over the target's confidence.
+WRONG_LANGUAGE_LONG_MARGIN = 0.20
+# Confidence needed to flag a single sentence/line as a third language.
+SEGMENT_CONFIDENCE = 0.90
+
+
+def check(ctx: QAContext) -> str:
+    """A language other than target and source wins on the whole translation, or surely on one sentence."""
+    if not ctx.detectable:
+        return ""
+    tgt, src_lang, n_words = ctx.tgt, ctx.src_lang, ctx.t_lid_words
+    if n_words >= LID_MIN_WORDS:
+        conf = ctx.confidences(ctx.t_lid)
+        top, value = conf[0]
+        target_conf = dict(conf).get(tgt, 0.0)
+        if top not in (tgt, src_lang) and (
+            value >= WRONG_LANGUAGE_CONFIDENCE
+            or (n_words >= WRONG_LANGUAGE_LONG_WORDS and value - target_conf >= WRONG_LANGUAGE_LONG_MARGIN)
+            or target_conf <= WRONG_LANGUAGE_MAX_TARGET_CONFIDENCE
+        ):
+            return f"detected as {top} ({value:.2f}), {tgt} only {target_conf:.2f}"
+    for seg in ctx.t_segments:
+        top, value = ctx.confidences(seg)[0]
+        if top not in (tgt, src_lang) and value >= SEGMENT_CONFIDENCE:
+            return f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}"
+    return ""
