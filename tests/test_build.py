@@ -177,3 +177,29 @@ def test_rebuild_keeps_merged_reviews(tmp_path):
     assert again[2]["instruction"] == "Texte relu" and again[2]["review_status"] == "post_edited"
     assert again[2]["reviewers"] == 2 and again[2]["machine_translation"] == "MT 2"
     assert again[3]["review_status"] == "machine"
+
+
+def test_cached_rebuild_writes_no_store_rows_and_reports_its_phases(tmp_path):
+    """A rebuild from the cache finds every translation stored unchanged: it rewrites no row (each keeps the
+    run that wrote it), and the report says where the time went."""
+    source = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines()]
+    imports = tmp_path / "human.jsonl"
+    imports.write_text("".join(json.dumps({"id": r["id"], "lang": "fr", "translation": f"[fr] {r['instruction']}"})
+                               + "\n" for r in source), encoding="utf-8")
+    out, ws = tmp_path / "ds", tmp_path / "ws"
+    args = ("build-dataset", "--source", str(DEMO), "--languages", "fr", "--translator", f"file:{imports}",
+            "--out", str(out), "--json")
+
+    def stored_runs() -> set:
+        con = duckdb.connect(str(ws / "bench.duckdb"), read_only=True)
+        try:
+            return set(con.execute("SELECT item_id, run_id FROM translations").fetchall())
+        finally:
+            con.close()
+
+    first = report_of(run_cli(*args, workspace=ws))
+    before = stored_runs()
+    assert {run for _, run in before} == {first["run_id"]} and len(before) == len(source)
+    second = report_of(run_cli(*args, workspace=ws))
+    assert second["run_id"] != first["run_id"] and stored_runs() == before
+    assert set(second["phase_seconds"]) == {"qa_setup", "translate", "qa", "rows", "store", "write"}
