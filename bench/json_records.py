@@ -2,7 +2,8 @@
 
 The one reader behind every command that takes ``.json`` / ``.jsonl`` input, so that a bad file
 gets the same message wherever it is given: ``FILE: record line N: invalid JSON (... at column C)``,
-``FILE: record line N: not valid UTF-8 (... at byte B)``, ``FILE: cannot read: ...``. JSON Lines
+``FILE: record line N: not valid UTF-8 (... at byte B)``, ``FILE: cannot read: ...`` (nesting too deep
+for the parser is invalid JSON too). JSON Lines
 files are decoded line by line (an encoding error names its line), blank lines are skipped and a
 UTF-8 byte-order mark at the start of the file is accepted. What a record must contain is the
 caller's business.
@@ -17,6 +18,7 @@ from typing import Any, BinaryIO
 from bench.errors import InputError
 
 _BOM = b"\xef\xbb\xbf"
+TOO_DEEP = "invalid JSON (arrays or objects nested too deeply for the parser, about 1,000 levels)"
 
 
 def open_input(path: str | Path) -> BinaryIO:
@@ -49,6 +51,8 @@ def parse_jsonl(file: str, lines: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(file, f"invalid JSON ({exc.msg} at column {exc.colno})", record=where) from None
+        except RecursionError:
+            raise InputError(file, TOO_DEEP, record=where) from None
         yield lineno, value
 
 
@@ -65,6 +69,29 @@ def parse_json(file: str, data: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(file, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(file, f"{TOO_DEEP[:-1]}, deepest at line {_deepest_line(text)})") from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where the nesting of ``text`` (a JSON document) is deepest, strings skipped."""
+    depth = best = 0
+    line = best_line = 1
+    in_string = escaped = False
+    for char in text:
+        if char == "\n":
+            line += 1
+        elif in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > best:
+                best, best_line = depth, line
+        elif char in "]}":
+            depth -= 1
+    return best_line
 
 
 def read_json(path: str | Path) -> Any:

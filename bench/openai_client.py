@@ -17,7 +17,9 @@ Retries are done here, not by the ``openai`` package (its client is built with `
 
 Retried: HTTP 408/409/425/429 and 5xx, timeouts, dropped connections, bodies that are not a valid chat
 completion. Not retried (fail fast): other 4xx (400 bad request, 401 bad key, 403, 404 unknown model,
-422), and unexpected client-side errors.
+422), and unexpected client-side errors. A failure's ``kind`` names its category (``http_429``,
+``timeout``, ...); HTTP 401/403 are ``auth`` (:attr:`ChatFailure.is_auth`): a caller stops at once, since
+every other request with the same credentials fails the same way.
 
 The API key never appears in a reason, an exception, a log record or a repr: reasons are built from
 status codes and the server's short error message, and every string that leaves this module goes
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEY_ENV_VARS = ("OPENAI_API_KEY", "BENCH_OPENAI_API_KEY")
 RETRYABLE_STATUS = {408, 409, 425, 429}
+AUTH_KIND = "auth"  # ChatFailure.kind of HTTP 401/403 (usage.reasons keeps http_401 / http_403)
+_AUTH_KINDS = ("http_401", "http_403")
 
 Messages = Sequence[dict[str, Any]]
 
@@ -116,7 +120,13 @@ class ChatFailure:
     latency_s: float
     errors: tuple[str, ...] = ()
     retryable: bool = True
+    kind: str = ""  # the last attempt's category: auth (HTTP 401/403), http_<status>, timeout, connection, ...
     ok = False
+
+    @property
+    def is_auth(self) -> bool:
+        """The server refused the credentials (HTTP 401/403): retrying, or sending more, cannot help."""
+        return self.kind == AUTH_KIND
 
 
 ChatOutcome = Union[ChatResult, ChatFailure]
@@ -309,13 +319,13 @@ class ChatClient:
                 with self._lock:
                     self._usage.reasons[info.kind] = self._usage.reasons.get(info.kind, 0) + 1
                 if not info.retryable or attempt > self.max_retries:
-                    return self._fail(errors, info.reason, attempt, start, retryable=info.retryable)
+                    return self._fail(errors, info.reason, attempt, start, retryable=info.retryable, kind=info.kind)
                 delay = self._delay(attempt, info.retry_after)
                 log.debug("retrying %s in %.2fs (attempt %d): %s", self.model, delay, attempt, info.reason)
                 with self._lock:
                     self._usage.retries += 1
                 if stop.wait(delay) or self._closed.is_set():
-                    return self._fail(errors, info.reason, attempt, start, retryable=True)
+                    return self._fail(errors, info.reason, attempt, start, retryable=True, kind=info.kind)
                 continue
             with self._lock:
                 self._usage.succeeded += 1
@@ -323,11 +333,14 @@ class ChatClient:
                 self._usage.completion_tokens += result.completion_tokens
             return result
 
-    def _fail(self, errors: list[str], reason: str, attempts: int, start: float, *, retryable: bool) -> ChatFailure:
+    def _fail(self, errors: list[str], reason: str, attempts: int, start: float, *, retryable: bool,
+              kind: str = "") -> ChatFailure:
         with self._lock:
             self._usage.failed += 1
+        if kind in _AUTH_KINDS:
+            kind = AUTH_KIND
         return ChatFailure(reason=_redact(reason, self.__key), attempts=attempts,
-                           latency_s=time.monotonic() - start, errors=tuple(errors), retryable=retryable)
+                           latency_s=time.monotonic() - start, errors=tuple(errors), retryable=retryable, kind=kind)
 
     def _to_result(self, completion: Any, attempt: int, start: float, errors: list[str]) -> ChatResult:
         from openai.types.chat import ChatCompletion

@@ -79,8 +79,15 @@ def write_config(out_dir: Path, lang: str, rows: list[dict[str, Any]], schema: p
 
 
 def read_config(out_dir: Path, lang: str) -> list[dict[str, Any]]:
-    """Rows of one config of a dataset folder."""
-    return pq.read_table(Path(out_dir) / lang / PARQUET_NAME).to_pylist()
+    """Rows of one config of a dataset folder; an unreadable parquet is one InputError naming it."""
+    from bench.errors import InputError
+
+    path = Path(out_dir) / lang / PARQUET_NAME
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds (ArrowInvalid, OSError...)
+        raise InputError(str(path), f"cannot read parquet ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    return table.to_pylist()
 
 
 def carry_reviews(out_dir: Path, lang: str, rows: list[dict[str, Any]]) -> int:

@@ -19,6 +19,7 @@ DEFAULT_SPLIT = "test"
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
 # Fields of Just-Eval-Instruct that every row of the built dataset carries (None when absent).
 KNOWN_FIELDS = ("source_id", "dataset", "category", "task", "topic", "difficulty")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1  # integer ids are an int64 column of the dataset
 
 
 @dataclass
@@ -85,6 +86,9 @@ def validate_records(rows: list[tuple[int, Any]], where: str, record_label: str)
         item_id = obj["id"]
         if isinstance(item_id, bool) or not isinstance(item_id, (int, str)) or (isinstance(item_id, str) and not item_id.strip()):
             raise InputError(where, f"must be an integer or a non-empty string, got {item_id!r}", record=rec, field="id")
+        if isinstance(item_id, int) and not INT64_MIN <= item_id <= INT64_MAX:
+            raise InputError(where, f"integer id {item_id} does not fit a 64-bit integer (use a string id)",
+                             record=rec, field="id")
         id_types.add(type(item_id))
         if len(id_types) > 1:
             raise InputError(where, "ids mix integers and strings", record=rec, field="id")
@@ -109,7 +113,51 @@ def validate_records(rows: list[tuple[int, Any]], where: str, record_label: str)
         record = {k: obj.get(k) for k in ("id", "instruction", *KNOWN_FIELDS)}
         record.update({k: v for k, v in obj.items() if k not in record})
         records.append(record)
+    _check_extra_fields(rows, records, where, record_label)
     return records
+
+
+def _check_extra_fields(rows: list[tuple[int, Any]], records: list[dict[str, Any]], where: str,
+                        record_label: str) -> None:
+    """Fields beyond Just-Eval's are kept as dataset columns: each needs one Arrow type over all records,
+    or the first record that breaks it is named (before any translation starts)."""
+    from benchmark.dataset_dir import BASE_SCHEMA  # the columns the build writes itself
+
+    fixed = {"id", "instruction", *KNOWN_FIELDS}
+    written = {name for name, _ in BASE_SCHEMA} - fixed
+    names = [k for k in dict.fromkeys(k for r in records for k in r) if k not in fixed]
+    for name in names:
+        if name in written:
+            pos = next(p for (p, _), r in zip(rows, records) if name in r)
+            raise InputError(where, "a column the build writes itself (rename the field)",
+                             record=f"{record_label} {pos}", field=name)
+        values = [r.get(name) for r in records]
+        if _arrow_problem(values) is None:
+            continue
+        lo, hi = 0, len(values)  # the shortest failing prefix ends at the record that breaks the column
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _arrow_problem(values[:mid]) is None:
+                lo = mid
+            else:
+                hi = mid
+        problem = _arrow_problem(values[:hi]) or "no single column type"
+        value = values[hi - 1]
+        first = next((v for v in values[:hi - 1] if v is not None), None)
+        hint = f" (earlier records have {type(first).__name__})" if first is not None else ""
+        raise InputError(where, f"{type(value).__name__} value does not fit the column{hint}: {problem}",
+                         record=f"{record_label} {rows[hi - 1][0]}", field=name)
+
+
+def _arrow_problem(values: list[Any]) -> str | None:
+    """Why ``values`` cannot be one Arrow column (None: they can)."""
+    import pyarrow as pa
+
+    try:
+        pa.array(values)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError, RecursionError) as exc:
+        return (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]
+    return None
 
 
 def load_source(source: str = DEFAULT_SOURCE, *, split: str = DEFAULT_SPLIT, revision: str | None = None,

@@ -10,10 +10,11 @@ one-at-a-time runs up to 70x slower and the ratios meaningless. Last line: one J
 figures (ratios first).
 
     python perf/generation.py [--prompts 32] [--batch-size 16] [--new-tokens 32] [--threads N]
-    python perf/generation.py --model demo-output/models/gemma-3-270m-q4_k_m.gguf --dtype bfloat16 \
+    python perf/generation.py --model demo-output/models/gemma-3-270m-q4_k_m.gguf --dtype float32 \
         --cache-dir demo-output/workspace/cache --prompts 8 --urial-prompts 8 --new-tokens 16 --repeats 1
 
-``--model`` (a Hub id, a folder or a ``.gguf`` file) measures a real model instead of the tiny one.
+``--model`` (a Hub id, a folder or a ``.gguf`` file) measures a real model instead of the tiny one
+(Gemma-3-270M: its sliding-window layers reuse the prefix too, baselines.generation.prefix_cache).
 """
 from __future__ import annotations
 
@@ -167,8 +168,8 @@ def main() -> None:
 
     calls_before = gen.prefix_forward_calls
     (reused, t_reused), (plain, t_plain) = compare(gen, args.repeats, reuse_side, plain_side)
-    # the generator falls back to full prefill where a cached prefix cannot be reused (e.g. sliding-window
-    # layers whose window is shorter than prefix + answer): then both sides ran the same computation
+    # the generator falls back to full prefill where a cached prefix cannot be reused (layer kinds other than
+    # full or sliding-window attention, transformers < 4.56): then both sides ran the same computation
     reuse_applied = gen.prefix_forward_calls > calls_before
     same_prefix = key(reused) == key(plain)
     prefix_tokens = len(gen.tokenizer(urial.prefix)["input_ids"])

@@ -11,7 +11,8 @@ A release folder is what gets pushed to the Hub as one commit::
     REL/CHANGELOG.md                       this release's entry on top of the previous ones
     REL/MANIFEST.json                      SHA-256 + size of every other file, row counts, provenance
 
-Everything is validated before anything is written (ids aligned across languages, no empty
+Everything is validated before anything is written (every config the dataset's card and
+``build_info.json`` declare is there, unless ``languages`` picks some; ids aligned across languages, no empty
 instruction, one schema for every language config, review status known; unreviewed rows need
 ``allow_unreviewed``; responses must point at items and languages of the release). The folder is
 written beside ``out`` and renamed into place, so a failed build leaves ``out`` as it was. The same

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.errors import BenchError, InputError
 from bench.json_records import parse_json
+from cards.markdown import md_code
 from release.dataset_check import DatasetCheck
 from release.manifest import CHANGELOG_NAME, MANIFEST_NAME, check_manifest, parse_version
 from release.values import percent
@@ -43,9 +44,9 @@ def changelog_text(version: str, date: str, configs: dict[str, dict[str, Any]], 
     lines = [f"## {version} — {date}", ""]
     lines.append("- Configs: " + ", ".join(f"`{name}` ({c['rows']} rows)" for name, c in configs.items()) + ".")
     source = manifest_base["source"]
-    revision = f" at revision `{source['revision']}`" if source["revision"] else ""
-    lines.append(f"- Source: `{source['name']}`{revision} (content hash `{source['key']}`); "
-                 f"translation: `{manifest_base['translator']['system']}`.")
+    revision = f" at revision {md_code(source['revision'])}" if source["revision"] else ""
+    lines.append(f"- Source: {md_code(source['name'])}{revision} (content hash {md_code(source['key'])}); "
+                 f"translation: {md_code(manifest_base['translator']['system'])}.")
     coverage = [f"{s.lang} {percent(s.reviewed, s.rows)} (post_edited {s.review_counts['post_edited']}, approved "
                 f"{s.review_counts['approved']}, rejected {s.review_counts['rejected']}, unreviewed "
                 f"{s.review_counts['machine']})" for s in data.stats.values() if not s.is_source]

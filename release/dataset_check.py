@@ -60,10 +60,37 @@ class DatasetCheck:
         return {lang: s.review_counts["rejected"] for lang, s in self.stats.items() if s.review_counts["rejected"]}
 
 
+def declared_languages(path: Path, build_info: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The configs a dataset folder declares: ``lang -> (file, field)`` from the card's ``configs``
+    (``README.md``) and the translated languages of ``build_info.json``."""
+    from cards.validate import card_metadata
+
+    declared: dict[str, tuple[str, str]] = {}
+    card = path / "README.md"
+    if card.is_file():
+        try:
+            meta = card_metadata(card.read_text(encoding="utf-8"))
+        except Exception as exc:  # noqa: BLE001 - yaml and huggingface_hub raise several kinds
+            raise InputError(str(card), f"cannot parse the card ({str(exc).splitlines()[0] if str(exc) else exc})",
+                             field="configs") from None
+        configs = meta.get("configs") or []
+        if not isinstance(configs, list):
+            raise InputError(str(card), f"expected a list, not {type(configs).__name__}", field="configs")
+        for n, config in enumerate(configs):
+            name = config.get("config_name") if isinstance(config, dict) else None
+            if not isinstance(name, str) or not name.strip():
+                raise InputError(str(card), "expected a config_name text", field=f"configs[{n}].config_name")
+            declared.setdefault(name.strip(), (str(card), f"configs[{n}]"))
+    for n, report in enumerate(build_info.get("languages", [])):
+        declared.setdefault(report["lang"], (str(path / "build_info.json"), f"languages[{n}]"))
+    return declared
+
+
 def _dataset_languages(path: Path, build_info: dict[str, Any], languages: Sequence[str] | None) -> list[str]:
     from benchmark.dataset_dir import PARQUET_NAME
 
     present = sorted(p.parent.name for p in path.glob(f"*/{PARQUET_NAME}"))
+    declared = declared_languages(path, build_info)
     if languages:
         langs = list(dict.fromkeys(lang.strip().lower() for lang in languages if lang.strip()))
         for lang in langs:
@@ -74,8 +101,14 @@ def _dataset_languages(path: Path, build_info: dict[str, Any], languages: Sequen
     if not present:
         raise InputError(str(path), f"not a dataset folder: no <lang>/{PARQUET_NAME} "
                                     "(build it with bench build-dataset)")
-    built = [lr.get("lang") for lr in build_info.get("languages", []) if isinstance(lr, dict)]
-    order = ["en", *built]
+    missing = [lang for lang in declared if lang not in present]
+    if missing:  # a release covers every config the dataset declares: a lost folder stops it
+        file, field = declared[missing[0]]
+        more = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        raise InputError(file, f"declares the '{missing[0]}' config but {missing[0]}/{PARQUET_NAME} is not in the "
+                               f"dataset folder{more}; restore it, or pass --languages to release only "
+                               f"{', '.join(present)}", field=field)
+    order = ["en", *declared]
     return [lang for lang in dict.fromkeys(order) if lang in present] + [p for p in present if p not in order]
 
 

@@ -93,6 +93,31 @@ def check_manifest(path: str | Path, manifest: Any) -> dict[str, Any]:
     return manifest
 
 
+def _names(manifest: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field, value) of every system name a manifest records: source, translator, judges, models."""
+    source = manifest.get("source") if isinstance(manifest.get("source"), dict) else {}
+    translator = manifest.get("translator") if isinstance(manifest.get("translator"), dict) else {}
+    results = manifest.get("results") if isinstance(manifest.get("results"), dict) else {}
+    out: list[tuple[str, Any]] = [("source.name", source.get("name")), ("translator.spec", translator.get("spec"))]
+    system = translator.get("system")
+    out += [("translator.system", s) for s in (system.split(", ") if isinstance(system, str) else [system])]
+    out += [("results.judges", j) for j in results.get("judges") or []]
+    out += [("results.models.model", m.get("model") if isinstance(m, dict) else m) for m in results.get("models") or []]
+    return out
+
+
+def check_public_names(path: str | Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that names a system by a local path or with credentials (a release built before
+    names were published in public form): the error names the field and the public form, never the value."""
+    from bench.public_names import public_name
+
+    for name, value in _names(manifest):
+        if value is not None and (not isinstance(value, str) or public_name(value) != value):
+            shown = f"public form {public_name(value)!r}" if isinstance(value, str) else type(value).__name__
+            raise InputError(str(path), f"a name holds a local path or credentials ({shown}); rebuild the release "
+                                        "with `bench release` before publishing it", field=name)
+
+
 def read_manifest(rel: str | Path) -> dict[str, Any]:
     path = Path(rel) / MANIFEST_NAME
     try:

@@ -2,7 +2,8 @@
 
 Steps (each retried on network errors, 429 and 5xx, with exponential backoff):
 
-1. verify the release (every SHA-256 of the manifest, the card metadata);
+1. verify the release (every SHA-256 of the manifest, the card metadata) and refuse one whose manifest
+   names a system by a local path or with credentials (:func:`release.manifest.check_public_names`);
 2. ``create_repo(exist_ok=True)`` (``--private`` applies to a new repo), ``create_branch`` for a
    ``--revision`` other than ``main``;
 3. refuse a tag that already exists (a version is published once) before changing anything;
@@ -88,7 +89,7 @@ def human_size(n: int) -> str:
 def plan_push(rel: str | Path, repo_id: str, *, revision: str | None = None, tag: str | None = None,
               private: bool = False) -> PushPlan:
     """Verify the release and list what a push would upload (no network)."""
-    from release.manifest import CARD_NAME, MANIFEST_NAME, read_manifest
+    from release.manifest import CARD_NAME, MANIFEST_NAME, check_public_names, read_manifest
     from release.verify import verify_release
 
     if not REPO_ID_RE.match(repo_id or ""):
@@ -96,6 +97,7 @@ def plan_push(rel: str | Path, repo_id: str, *, revision: str | None = None, tag
     rel = Path(rel)
     verify_release(rel)
     manifest = read_manifest(rel)
+    check_public_names(rel / MANIFEST_NAME, manifest)
     version = manifest["version"]
     paths = sorted([*manifest["files"], MANIFEST_NAME])
     files = [{"path": p, "size": (rel / p).stat().st_size} for p in paths]

@@ -1,4 +1,9 @@
-"""The result configs of a release (responses, judgements, critical errors) and the leaderboard for its card."""
+"""The result configs of a release (responses, judgements, critical errors) and the leaderboard for its card.
+
+Every model and judge name written here (parquet columns, the cards' lists, the manifest, the leaderboard)
+is in its public form (:func:`bench.public_names.public_name`), whatever the store holds; the parquet
+exports do this themselves, :func:`export_results` for the names it gathers.
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import InputError
+from bench.public_names import public_name
 from release.dataset_check import DatasetCheck
 
 RESULT_CONFIGS = ("responses", "judgements", "critical_errors")
@@ -62,6 +68,7 @@ def export_critical_errors(store: Any, out_dir: Path) -> int:
     if not rows:
         return 0
     for row in rows:
+        row["model"] = public_name(row["model"])
         row["labels"] = sorted(row["labels"] or [])
         if row["evidence"] is not None:
             try:
@@ -87,7 +94,7 @@ def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
 
     from baselines.leaderboard.export import export_judgements
     from baselines.leaderboard.queries import leaderboard_rows
-    from baselines.leaderboard.render import render_markdown, settings_line
+    from baselines.leaderboard.render import render, settings_line
     from baselines.generation.run import export_responses
 
     store = ws.store
@@ -107,9 +114,9 @@ def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
             SELECT model, model_revision AS revision, list_sort(list(DISTINCT method)) AS methods,
                    list_sort(list(DISTINCT lang)) AS languages, COUNT(*) AS responses
             FROM responses GROUP BY model, model_revision ORDER BY model, model_revision NULLS FIRST"""):
-        info.models.append({**row, "responses": int(row["responses"])})
+        info.models.append({**row, "model": public_name(row["model"]), "responses": int(row["responses"])})
     judge_sql = "SELECT DISTINCT judge FROM judgements" + (" WHERE judge = ?" if judge else "") + " ORDER BY judge"
-    info.judges = [r[0] for r in store.query(judge_sql, [judge] if judge else [])]
+    info.judges = sorted({public_name(r[0]) for r in store.query(judge_sql, [judge] if judge else [])})
     if "critical_errors" in info.counts:
         info.detector_versions = [r[0] for r in store.query(
             "SELECT DISTINCT detector_version FROM critical_error_checks ORDER BY detector_version")]
@@ -117,5 +124,5 @@ def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
         rows = leaderboard_rows(store, judge=judge)
         if rows:
             note = settings_line(judge, False, {}, "aspect", False, 0)
-            info.leaderboard_md = render_markdown(rows, "aspect", note)
+            info.leaderboard_md = render(rows, "markdown", "aspect", note)  # public names, escaped
     return info

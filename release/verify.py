@@ -11,7 +11,8 @@ from release.manifest import CARD_NAME, MANIFEST_NAME, RESULTS_CARD_NAME, Releas
 
 def release_problems(rel: str | Path) -> list[str]:
     """Every problem of a release folder: files vs. manifest (SHA-256, size, missing, extra), row
-    counts of the configs, and the card metadata. Empty list: the release checks out."""
+    counts of the configs, the card metadata, and the languages (manifest ``languages``, its configs, the
+    card's ``language`` and the data files on disk agree). Empty list: the release checks out."""
     import pyarrow.parquet as pq
 
     from cards.validate import check_card
@@ -58,9 +59,43 @@ def release_problems(rel: str | Path) -> list[str]:
                 listed = sorted((manifest.get("configs") or {}).keys())
                 if sorted(names) != listed:
                     problems.append(f"{card}: configs {sorted(names)} differ from {MANIFEST_NAME} {listed}")
+                problems.extend(_card_language_problems(meta, manifest))
         elif card == CARD_NAME:
             problems.append(f"{card}: missing")
+    problems.extend(_language_problems(manifest, on_disk))
     return problems
+
+
+def _language_problems(manifest: dict[str, Any], on_disk: set[str]) -> list[str]:
+    """Every language the manifest lists has its config, every language config is listed, and no
+    data file on disk is left out of the configs (a release covers all its languages)."""
+    from release.results_export import CONFIG_DESCRIPTIONS
+
+    problems: list[str] = []
+    configs = manifest["configs"]
+    if "languages" in manifest:
+        languages = manifest["languages"]
+        for lang in languages:
+            if lang not in configs:
+                problems.append(f"{MANIFEST_NAME}: languages lists '{lang}' but configs has no '{lang}' config")
+        for name in configs:
+            if name not in CONFIG_DESCRIPTIONS and name not in languages:
+                problems.append(f"{MANIFEST_NAME}: config '{name}' is not in languages {languages}")
+    config_paths = {entry["path"] for entry in configs.values()}
+    for name in sorted(on_disk - config_paths):
+        if name.endswith(".parquet"):
+            problems.append(f"{name}: a data file that no config in {MANIFEST_NAME} names")
+    return problems
+
+
+def _card_language_problems(meta: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """The card's ``language`` metadata names the manifest's languages, no more, no fewer."""
+    if "languages" not in manifest or meta.get("language") is None:
+        return []
+    card = meta["language"] if isinstance(meta["language"], list) else [meta["language"]]
+    if sorted(map(str, card)) != sorted(manifest["languages"]):
+        return [f"{CARD_NAME}: language {card} differs from {MANIFEST_NAME} languages {manifest['languages']}"]
+    return []
 
 
 def verify_release(rel: str | Path) -> dict[str, Any]:

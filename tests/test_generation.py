@@ -1,8 +1,9 @@
 """Generation baselines: prompts, the transformers backend (batching, prefix KV cache, stops), grid
 configs, the resumable grid run into the store, and the Hub-ready export.
 
-Every model is a tiny random Llama built locally (bench.testing.tiny_models): outputs are gibberish, but
-token-exact comparisons (batched vs one at a time, prefix cache vs none) are meaningful.
+Every model is a tiny random Llama (or Gemma-3-style model, for sliding-window layers) built locally
+(bench.testing.tiny_models): outputs are gibberish, but token-exact comparisons (batched vs one at a
+time, prefix cache vs none) are meaningful.
 """
 from __future__ import annotations
 
@@ -198,6 +199,127 @@ def test_prefix_cache_survives_a_token_merge_across_the_boundary(base_gen):
     finally:
         base_gen.prefix_cache = True
     assert as_tuples(cached) == as_tuples(uncached)
+
+
+GEMMA_WINDOW = 32  # tokens; the URIAL prefixes are ~1.7k (ours) and ~3.5k (official) tokens here
+
+
+@pytest.fixture(scope="module")
+def gemma_gen(tmp_path_factory):
+    """A tiny Gemma-3-style model (sliding-window, full, sliding-window layers) whose window is far shorter
+    than any URIAL prefix, as Gemma-3-270M's 512-token window is shorter than its 1,173-token prefix."""
+    from bench.testing.tiny_models import build_tiny_causal_lm
+
+    model_dir = build_tiny_causal_lm(tmp_path_factory.mktemp("gemma") / "model", chat_template=False,
+                                     sliding_window=GEMMA_WINDOW)
+    gen = TransformersGenerator(str(model_dir), device="cpu", batch_size=4)
+    yield gen
+    gen.close()
+
+
+def test_prefix_cache_on_sliding_window_layers_gives_full_prefill_outputs(gemma_gen):
+    """Sliding-window layers with a window shorter than the prefix: batched with the prefix KV cache
+    (instructions of different lengths, so rows are padded differently) == batched full prefill == one at
+    a time, with and without a repetition penalty; the prefix is computed once and reused."""
+    gen = gemma_gen
+    assert type(gen.model).__name__ == "Gemma3ForCausalLM"
+    assert gen._prefixes.windows == [GEMMA_WINDOW, None, GEMMA_WINDOW]
+    urial = load_urial_prompt(default_urial_prompt("en"))
+    instructions = INSTRUCTIONS["en"] + INSTRUCTIONS["fr"][:2] + [
+        "Describe, step by step and with an example for each step, how a bill becomes a law in a parliament."]
+    prompts = [urial.build(i) for i in instructions]
+    calls_before = gen.prefix_forward_calls
+    for penalty in (1.0, 1.3):
+        params = GenerationParams(max_new_tokens=8, repetition_penalty=penalty, stop=(URIAL_STOP,))
+        cached = gen.generate(prompts, params, shared_prefix=urial.prefix)
+        gen.prefix_cache = False
+        try:
+            uncached = gen.generate(prompts, params, shared_prefix=urial.prefix)
+            gen.batch_size = 1
+            single = gen.generate(prompts, params)
+        finally:
+            gen.prefix_cache, gen.batch_size = True, 4
+        assert as_tuples(cached) == as_tuples(uncached) == as_tuples(single)
+        assert len({g.text_raw for g in cached}) > 1  # outputs depend on the instruction: the check can fail
+        assert all(g.prompt_tokens > 10 * GEMMA_WINDOW for g in cached)
+    assert gen.prefix_forward_calls == calls_before + 1  # computed once, reused by every batch and call
+
+
+def test_prefix_cache_on_sliding_window_layers_official_urial(gemma_gen):
+    """The official URIAL prompt (~3.5k tokens, 100 windows) on the sliding-window model: reuse == full prefill."""
+    prompt = load_urial_prompt(need_official())
+    prompts = [prompt.build(i) for i in INSTRUCTIONS["es"]]
+    params = GenerationParams(max_new_tokens=6, stop=(URIAL_STOP,))
+    calls_before = gemma_gen.prefix_forward_calls
+    cached = gemma_gen.generate(prompts, params, shared_prefix=prompt.prefix)
+    gemma_gen.prefix_cache = False
+    try:
+        uncached = gemma_gen.generate(prompts, params, shared_prefix=prompt.prefix)
+    finally:
+        gemma_gen.prefix_cache = True
+    assert as_tuples(cached) == as_tuples(uncached)
+    assert gemma_gen.prefix_forward_calls == calls_before + 1
+
+
+def test_prefix_cache_layer_kinds_and_fallback(gemma_gen, base_gen):
+    """Full and sliding-window layers are reusable; chunked attention (same cache class, other mask) is not,
+    and a model without reuse runs a full prefill of the same batch (same outputs, no prefix computed)."""
+    import copy
+
+    from baselines.generation.prefix_cache import cache_layer_windows
+
+    assert cache_layer_windows(base_gen.model.config) == [None, None]
+    assert cache_layer_windows(gemma_gen.model.config) == [GEMMA_WINDOW, None, GEMMA_WINDOW]
+    chunked = copy.deepcopy(gemma_gen.model.config)
+    chunked.layer_types = ["chunked_attention", "full_attention", "chunked_attention"]
+    assert cache_layer_windows(chunked) is None
+    urial = load_urial_prompt(default_urial_prompt("es"))
+    prompts = [urial.build(i) for i in INSTRUCTIONS["es"]]
+    params = GenerationParams(max_new_tokens=5, stop=(URIAL_STOP,))
+    reused = gemma_gen.generate(prompts, params, shared_prefix=urial.prefix)
+    windows, gemma_gen._prefixes.windows = gemma_gen._prefixes.windows, None
+    calls_before = gemma_gen.prefix_forward_calls
+    try:
+        fallback = gemma_gen.generate(prompts, params, shared_prefix=urial.prefix)
+    finally:
+        gemma_gen._prefixes.windows = windows
+    assert gemma_gen.prefix_forward_calls == calls_before
+    assert as_tuples(fallback) == as_tuples(reused)
+
+
+@pytest.mark.parametrize("which", ["gemma", "llama"])
+def test_prefix_batch_cache_equals_a_left_padded_prefill(which, gemma_gen, base_gen):
+    """The cache built for a batch from the prefix alone holds, in every real (unmasked) column, the keys and
+    values a full prefill of the left-padded batch leaves there, with the same lengths; sliding-window
+    layers keep their last window - 1 columns."""
+    import torch
+    from transformers import DynamicCache
+
+    from baselines.generation.prefix_cache import batch_inputs
+
+    gen = gemma_gen if which == "gemma" else base_gen
+    urial = load_urial_prompt(default_urial_prompt("fr"))
+    rows = [gen.encode(urial.build(i)) for i in ("Salut", INSTRUCTIONS["fr"][3], INSTRUCTIONS["fr"][0])]
+    input_ids, mask = batch_inputs(rows, gen.tokenizer.pad_token_id)
+    pads = [input_ids.shape[1] - len(r) for r in rows]
+    # cached columns: padding, then the prefix; a sliding layer's last window - 1 columns include padding too
+    prefix_len = max(pads) + GEMMA_WINDOW // 2
+    assert pads[1] == 0 and len(set(pads)) == 3 and len({tuple(r[:prefix_len]) for r in rows}) == 1
+    built = gen._prefixes.batch(tuple(rows[0][:prefix_len]), pads)
+    reference = DynamicCache(config=gen.model.config)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as generate derives them from the mask
+    with torch.inference_mode():
+        gen.model(input_ids=input_ids[:, :prefix_len], attention_mask=mask[:, :prefix_len],
+                  position_ids=positions[:, :prefix_len], use_cache=True, **{gen._prefixes.cache_kw: reference})
+    for i, (got, want) in enumerate(zip(built.layers, reference.layers)):
+        window = gen._prefixes.windows[i]
+        assert built.get_seq_length(i) == reference.get_seq_length(i) == prefix_len
+        assert got.keys.shape == want.keys.shape
+        assert got.keys.shape[2] == (prefix_len if window is None else min(prefix_len, window - 1))
+        real = mask[:, prefix_len - got.keys.shape[2]:prefix_len].bool()[:, None, :, None].expand_as(got.keys)
+        for a, b in ((got.keys, want.keys), (got.values, want.values)):
+            assert torch.allclose(a[real], b[real], atol=1e-5)
+            assert not a[~real].any()  # padding columns: zeros, masked
 
 
 def test_stop_sequences_raw_text_and_finish_reasons(base_gen):

@@ -27,6 +27,7 @@ from baselines.judging.judge import (
 from baselines.judging.parse import MULTI_ASPECTS
 from baselines.judging.prompts import build_judge_messages
 from baselines.run_filters import parse_run_filters
+from tests.helpers import run_main
 from tests.servers import FaultProxy, serving_available, transformers_server
 
 LANGS = ("en", "fr", "es")
@@ -165,7 +166,7 @@ def test_run_filters_and_specs():
             make_backend(bad)
     backend = make_backend("openai:gpt-x@http://127.0.0.1:9/v1", concurrency=3, max_tokens=64)
     try:
-        assert backend.name == "openai:gpt-x@http://127.0.0.1:9/v1" and backend.workers == 3
+        assert backend.name == "openai:gpt-x@http://localhost/v1" and backend.workers == 3  # loopback: no port
         assert backend.identity() == {"backend": "openai", "model": "gpt-x",
                                       "params": {"temperature": 0.0, "max_tokens": 64}}
     finally:
@@ -178,7 +179,7 @@ def test_run_filters_and_specs():
 def test_scores_stored_per_aspect(ws, scripted):
     rows = add_responses(ws, 12)
     report = judge_responses(ws, spec_for(scripted), concurrency=4, price_per_1k=(0.5, 1.5), client_options=FAST)
-    judge = f"openai:judge@{scripted.base_url}"
+    judge = "openai:judge@http://localhost/v1"  # a loopback server's port is not part of the name
     assert (report.judge, report.selected, report.judged, report.from_cache, report.failed) == (judge, 12, 12, 0, 0)
     assert (report.parse_failures, report.parse_failure_rate, report.repairs) == (0, 0.0, 0)
     assert report.requests == scripted.requests == 12 and report.unfinished == 0
@@ -414,8 +415,12 @@ def test_stops_past_parse_failure_threshold(ws, scripted):
     assert len(judgements(ws)) == report.judged  # what finished is stored
     [run] = ws.store.query_dicts("SELECT status, params FROM runs")
     assert run["status"] == "failed" and "parse failure rate" in json.loads(run["params"])["summary"]["stopped"]
-    # a run that accepts the failures finishes the rest, re-sending nothing that finished
-    rest = judge_responses(ws, spec_for(scripted), concurrency=4, max_parse_failure_rate=1.0, client_options=FAST)
+    # a run that accepts the failures (and does not re-ask missing scores) finishes the rest, re-sending
+    # nothing that finished; it still fails, since no score at all came back
+    with pytest.raises(JudgeStopped, match="no usable score") as info:
+        judge_responses(ws, spec_for(scripted), concurrency=4, max_parse_failure_rate=1.0, client_options=FAST,
+                        retry_missing=False)
+    rest = info.value.report
     assert rest.judged + report.judged == 30 and len(judgements(ws)) == 30
     assert all(n == 1 for (_, kind), n in scripted.judge.calls.items() if kind == "original")
 
@@ -466,8 +471,9 @@ def test_real_server_random_model_scores_missing(ws, real_server):
     rows = add_responses(ws, 6)
     with FaultProxy(real_server.base_url.rsplit("/v1", 1)[0], fault_rate=0.0) as proxy:
         spec = f"openai:{real_server.model}@{proxy.base_url}"
-        report = judge_responses(ws, spec, concurrency=2, max_tokens=8, max_parse_failure_rate=1.0,
-                                 client_options=FAST)
+        with pytest.raises(JudgeStopped, match="no usable score") as info:  # stored, but the run fails
+            judge_responses(ws, spec, concurrency=2, max_tokens=8, max_parse_failure_rate=1.0, client_options=FAST)
+        report = info.value.report
         assert proxy.requests == 2 * len(rows) and proxy.injected_total == 0  # 1 original + 1 repair per item
     assert (report.judged, report.failed, report.repairs, report.requests) == (6, 0, 6, 12)
     assert report.parse_failures == 6 and report.parse_failure_rate == 1.0
@@ -500,8 +506,10 @@ def test_real_server_stops_past_threshold(ws, real_server):
 def test_local_hf_judge_stores_missing_scores(ws, tiny_causal_lm_dir):
     rows = add_responses(ws, 5)
     spec = f"hf:{tiny_causal_lm_dir}"
-    report = judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", max_parse_failure_rate=1.0)
-    judge = f"hf:{tiny_causal_lm_dir.resolve()}"
+    with pytest.raises(JudgeStopped, match="no usable score") as info:  # every score missing: stored, run fails
+        judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", max_parse_failure_rate=1.0)
+    report = info.value.report
+    judge = f"hf:{tiny_causal_lm_dir.name}"  # the folder's name, never the user's absolute path
     assert (report.judge, report.judged, report.failed, report.repairs) == (judge, 5, 0, 5)
     assert report.parse_failures == 5 and report.prompt_tokens > 0 and report.requests >= 5
     got, cs = judgements(ws, judge), calls(ws)
@@ -510,5 +518,260 @@ def test_local_hf_judge_stores_missing_scores(ws, tiny_causal_lm_dir):
         call = cs[r["response_id"]]
         assert isinstance(call["raw"], str) and call["error"].startswith("parse: ")
         assert call["prompt_tokens"] > 0
-    again = judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu")
+    again = judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", retry_missing=False)
     assert again.selected == 0 and again.requests == 0
+
+
+# --------------------------------------------------------------------------- issue 17: retries, failures, names
+
+
+class SwitchableJudge(ScriptedJudge):
+    """A ScriptedJudge that answers prose to everything while ``broken`` (then valid JSON again)."""
+
+    broken = True
+
+    def __call__(self, body: dict) -> str:
+        answer = super().__call__(body)
+        return GARBAGE if self.broken else answer
+
+
+def na_everywhere(body: dict) -> str:
+    """A judge that answers N/A for every aspect."""
+    aspects = MULTI_ASPECTS if '"helpfulness"' in body["messages"][0]["content"] else ("safety",)
+    return json.dumps({a: {"reason": "cannot say", "score": "N/A"} for a in aspects})
+
+
+def rounds(ws: Workspace) -> dict[str, set]:
+    """response_id -> the judgements.rounds values of its rows."""
+    out: dict[str, set] = {}
+    for rid, n in ws.store.query("SELECT response_id, rounds FROM judgements"):
+        out.setdefault(rid, set()).add(n)
+    return out
+
+
+def test_rerun_heals_missing_scores(ws):
+    """A run stopped on unreadable scores; the rerun against the healthy judge re-asks exactly those."""
+    judge = SwitchableJudge()
+    rows = add_responses(ws, 6, categories=["regular"] * 6)
+    with FaultProxy(responder=judge, model="judge") as proxy:
+        with pytest.raises(JudgeStopped, match="no usable score"):  # all missing: stored, and the run fails
+            judge_responses(ws, spec_for(proxy), concurrency=2, repair_attempts=0, max_parse_failure_rate=1.0,
+                            client_options=FAST)
+        assert all(j["score"] is None for v in judgements(ws).values() for j in v.values())
+        judge.broken = False
+        healed = judge_responses(ws, spec_for(proxy), concurrency=2, client_options=FAST)
+    assert (healed.selected, healed.retried, healed.judged, healed.parse_failures) == (6, 6, 6, 0)
+    assert proxy.requests == 12
+    got = judgements(ws)
+    for r in rows:
+        assert {a: got[r["response_id"]][a]["score"] for a in MULTI_ASPECTS} == {
+            a: expected_score(r["output"], a) for a in MULTI_ASPECTS}
+    assert rounds(ws) == {r["response_id"]: {2} for r in rows}  # recorded: second judging round
+    assert {c["rounds"] for c in calls(ws).values()} == {2}
+
+
+def test_missing_scores_retried_a_bounded_number_of_times(tmp_path, scripted):
+    from bench.cli import BenchContext
+    from baselines.judging.cli import judge_cmd
+
+    obj = BenchContext(str(tmp_path / "ws"), False)
+    ws = obj.workspace
+    rows = add_responses(ws, ["fine 1", "fine 2", "fine 3", "X GARBAGE-STAYS"], categories=["regular"] * 4)
+    stays = next(r["response_id"] for r in rows if "GARBAGE-STAYS" in r["output"])
+    runner = CliRunner()
+
+    def run(*extra: str) -> dict:
+        res = runner.invoke(judge_cmd, ["--judge", spec_for(scripted), "--json", "--repair-attempts", "0",
+                                        "--max-parse-failure-rate", "1", *extra], obj=obj)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output.strip().splitlines()[-1])
+
+    first = run()
+    assert (first["judged"], first["parse_failures"], first["retried"]) == (4, 1, 0)
+    skipped = run("--no-retry-missing")  # the option to skip: nothing selected
+    assert (skipped["selected"], skipped["retried"]) == (0, 0)
+    for n in (2, 3):  # default --max-attempts 3: two more rounds for the unreadable one only
+        again = run()  # exit 0: a re-asked item that stays unreadable is a hard item, not a broken judge
+        assert (again["selected"], again["retried"], again["judged"], again["parse_failures"]) == (1, 1, 1, 1)
+        assert rounds(ws)[stays] == {n} and calls(ws)[stays]["rounds"] == n
+    done = run()
+    assert (done["selected"], done["exhausted"]) == (0, 1)
+    assert scripted.judge.count("X GARBAGE-STAYS", "original") == 3
+    assert all(scripted.judge.count(f"fine {i}") == 1 for i in (1, 2, 3))
+    more = run("--max-attempts", "4")  # a higher bound allows one more round
+    assert (more["selected"], more["retried"]) == (1, 1) and rounds(ws)[stays] == {4}
+    ws.close()
+
+
+def test_auth_failure_stops_at_once_with_one_line(tmp_path):
+    ws_dir = tmp_path / "ws"
+    w = Workspace(ws_dir)
+    add_responses(w, 10)
+    w.close()
+    with FaultProxy(plan=lambda body, n: "401", model="judge") as proxy:
+        res = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", spec_for(proxy),
+                       "--concurrency", "2", "--json")
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "refused the credentials" in lines[0]
+    assert "HTTP 401" in lines[0]
+    assert proxy.requests <= 4  # stopped at once: not 10 requests
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert report["failed"] >= 1 and report["judged"] == 0 and report["unfinished"] >= 6
+
+
+def test_run_without_any_usable_score_fails(tmp_path, ws):
+    # all N/A: nothing to rank; the command fails with one line (the answers are stored, visibly N/A)
+    ws_dir = tmp_path / "cli-ws"
+    w = Workspace(ws_dir)
+    add_responses(w, 5)
+    w.close()
+    with FaultProxy(responder=na_everywhere, model="judge") as proxy:
+        res = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", spec_for(proxy),
+                       "--repair-attempts", "0", "--json")
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no usable score" in lines[0] and "missing or N/A" in lines[0]
+    w = Workspace(ws_dir)
+    assert {r[0] for r in w.store.query("SELECT raw_score FROM judgements")} == {"N/A"}
+    assert w.store.query("SELECT status FROM runs")[0][0] == "failed"
+    w.close()
+    # every request failed (below the 20-item stop threshold)
+    add_responses(ws, 3)
+    with FaultProxy(plan=lambda body, n: "500", model="judge") as proxy:
+        with pytest.raises(JudgeStopped, match=r"every request failed \(3 responses; first: HTTP 500"):
+            judge_responses(ws, spec_for(proxy), client_options={**FAST, "max_retries": 0})
+
+
+def test_timeout_option_bounds_a_hung_request(tmp_path):
+    ws_dir = tmp_path / "ws"
+    w = Workspace(ws_dir)
+    add_responses(w, 1)
+    w.close()
+    judge = ScriptedJudge()
+    first_hangs = lambda body, n: "timeout" if n == 0 else None  # noqa: E731
+    with FaultProxy(responder=judge, model="judge", plan=first_hangs, hang_s=60) as proxy:
+        started = time.monotonic()
+        res = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", spec_for(proxy),
+                       "--timeout", "1", "--json")
+        took = time.monotonic() - started
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    assert report["judged"] == 1 and proxy.injected["timeout"] == 1 and proxy.requests == 2
+    assert took < 20  # the hung request was given up after ~1 s (not 60 s, nor the 120 s default)
+    bad = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", spec_for(proxy), "--timeout", "0")
+    assert bad.exit_code == 2 and "--timeout" in bad.output
+
+
+def test_killed_run_is_marked_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from bench.store import Store
+
+    db = tmp_path / "bench.duckdb"
+    code = ("import sys, time\nfrom bench.store import Store\n"
+            f"s = Store({str(db)!r})\nprint(s.start_run('baselines judge', {{}}), flush=True)\ntime.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    killed_run = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    store = Store(db)  # the next command that opens the store
+    try:
+        mine = store.start_run("baselines judge", {})
+        status = dict(store.query("SELECT run_id, status FROM runs"))
+        assert status == {killed_run: "interrupted", mine: "running"}
+        assert store.query("SELECT finished_at IS NOT NULL, pid FROM runs WHERE run_id = ?", [killed_run]) == [
+            (True, proc.pid)]
+        store.mark_interrupted_runs()  # this process's own run is alive: left alone
+        assert dict(store.query("SELECT run_id, status FROM runs"))[mine] == "running"
+    finally:
+        store.close()
+
+
+def test_leaderboard_on_a_read_only_workspace(tmp_path, scripted):
+    import hashlib as _hashlib
+    import os
+    import stat
+
+    ws_dir = tmp_path / "ws"
+    w = Workspace(ws_dir)
+    add_responses(w, 6)
+    judge_responses(w, spec_for(scripted), concurrency=2, client_options=FAST)
+    w.close()
+    db = ws_dir / "bench.duckdb"
+    before = (_hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns, sorted(os.listdir(ws_dir)))
+    modes = {p: p.stat().st_mode for p in (ws_dir, db)}
+    db.chmod(stat.S_IRUSR | stat.S_IRGRP)
+    ws_dir.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        # as root chmod does not stop writes: the unchanged file below shows that none happened
+        res = run_main("--workspace", str(ws_dir), "leaderboard", "--format", "json", "--no-ci")
+        compare = run_main("--workspace", str(ws_dir), "leaderboard", "compare", "--model", "m1", "--language", "fr",
+                           "--a", "urial", "--b", "urial", "--resamples", "100", "--format", "json",
+                           "--judge", spec_for(scripted))
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+    assert res.exit_code == 0, res.output
+    board = json.loads(res.stdout)
+    assert board and all(r["n"] for r in board)
+    assert compare.exit_code == 0, compare.output
+    assert (_hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns, sorted(os.listdir(ws_dir))) == before
+    missing = run_main("--workspace", str(tmp_path / "nothing-here"), "leaderboard")
+    assert missing.exit_code == 2 and "no store here yet" in missing.stderr
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_same_loopback_judge_on_another_port_keeps_its_judgements(ws):
+    judge = ScriptedJudge()
+    rows = add_responses(ws, 6)
+    with FaultProxy(responder=judge, model="judge") as a, FaultProxy(responder=judge, model="judge") as b:
+        assert a.base_url != b.base_url
+        first = judge_responses(ws, spec_for(a), concurrency=2, client_options=FAST)
+        assert first.judge == "openai:judge@http://localhost/v1" and first.judged == 6
+        moved = judge_responses(ws, spec_for(b), concurrency=2, client_options=FAST)
+        assert (moved.judge, moved.selected, b.requests) == (first.judge, 0, 0)
+        with ws.store.transaction() as con:  # judgements lost: the cache answers on the new port too
+            con.execute("DELETE FROM judgements")
+        cached = judge_responses(ws, spec_for(b), concurrency=2, client_options=FAST)
+        assert (cached.judged, cached.from_cache, b.requests) == (6, 6, 0)
+
+        # judgements stored by an older version under the spec itself (port included) are adopted
+        old = f"openai:judge@{a.base_url}"
+        with ws.store.transaction() as con:
+            con.execute("UPDATE judgements SET judge = ?", [old])
+            con.execute("UPDATE judge_calls SET judge = ?", [old])
+            con.execute("UPDATE runs SET params = json_merge_patch(params, json_object('judge', ?))", [old])
+        adopted = judge_responses(ws, spec_for(b), concurrency=2, client_options=FAST)
+        assert (adopted.selected, b.requests) == (0, 0) and "renamed" in adopted.notes[0]
+        assert {r[0] for r in ws.store.query("SELECT DISTINCT judge FROM judgements")} == {first.judge}
+        assert set(judgements(ws, first.judge)) == {r["response_id"] for r in rows}
+
+        # another model may not slip in under the same name (its scores would pass for this judge's)
+        with pytest.raises(BenchError, match="already holds judgements of another model"):
+            judge_responses(ws, f"openai:other@{b.base_url}", judge_name=first.judge, client_options=FAST)
+
+
+def test_stored_judge_name_has_no_secret_nor_local_path(ws, scripted):
+    secret_spec = spec_for(scripted).replace("http://", "http://admin:sk-SECRET123@")
+    add_responses(ws, 3)
+    report = judge_responses(ws, secret_spec, concurrency=2, client_options=FAST)
+    assert report.judged == 3 and report.judge == "openai:judge@http://localhost/v1"
+    named = judge_responses(ws, spec_for(scripted), judge_name="openai:j@https://u:pw@judge.example:8443/v1?key=K",
+                            client_options=FAST)
+    assert named.judge == "openai:j@https://judge.example:8443/v1"  # a remote host keeps its port
+    dump = json.dumps([ws.store.query(f"SELECT * FROM {t}") for t in ("runs", "judgements", "judge_calls")],
+                      default=str)
+    for secret in ("sk-SECRET123", "admin", "pw@", "key=K"):
+        assert secret not in dump
+    # credentials do not name the judge, but keep its cache apart (a hash in the cache key)
+    plain = make_backend(spec_for(scripted))
+    with_key = make_backend(secret_spec)
+    try:
+        assert plain.name == with_key.name and "endpoint" in with_key.identity() and "endpoint" not in plain.identity()
+        assert "sk-SECRET123" not in json.dumps(with_key.identity())
+    finally:
+        plain.close()
+        with_key.close()

@@ -246,7 +246,7 @@ def test_every_format_renders_and_escapes(tmp_path):
     assert isinstance(rows[0]["helpfulness_ci"], list) and len(rows[0]["helpfulness_ci"]) == 2
     assert r"\&lt;" not in outputs["latex"] and r"co\_\{1\}\textbar{}\%" in outputs["latex"]
     assert "\\toprule" in outputs["latex"] and "\\bottomrule" in outputs["latex"]
-    assert r"co_{1}\|%" in outputs["markdown"] and "<script>" not in outputs["markdown"]
+    assert r"co\_{1}\|%" in outputs["markdown"] and "<script>" not in outputs["markdown"]
     assert "&lt;script&gt;" in outputs["markdown"] and "j&lt;b&gt;" in outputs["markdown"]
     assert outputs["csv"].splitlines()[0].startswith("model,method,language,judge,helpfulness")
     assert "±" in outputs["table"] and evil[:20] in outputs["table"]

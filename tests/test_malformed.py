@@ -255,3 +255,55 @@ def test_every_case_through_the_real_cli(tmp_path):
         if problems(case, outcome):
             failures[case["file"]] = (problems(case, outcome), outcome.stderr[-500:])
     assert not failures, failures
+
+
+# --------------------------------------------------------------------------- the workspace (issue 17, item 7)
+
+@pytest.mark.parametrize("case", [
+    {"file": "_good", "args": ["baselines", "judge", "--judge", "nope:x"], "expect": ["bad judge SPEC 'nope:x'"]},
+    {"file": "_good", "args": ["baselines", "judge", "--judge", "hf:/nowhere"],
+     "expect": ["'/nowhere'", "no such file or folder"]},
+], ids=["judge-bad-spec", "judge-missing-model"])
+def test_failing_command_creates_no_workspace(case, tmp_path):
+    """A command whose arguments fail validation stops before the store opens: no workspace folder."""
+    outcome = run_case(case, tmp_path)
+    assert not problems(case, outcome), (problems(case, outcome), outcome.stderr[-2000:])
+
+
+def _good_inputs(tmp_path: Path) -> dict[str, Path]:
+    """Valid inputs of build-dataset (file: translations of the demo) and baselines run (a grid on _good)."""
+    import json
+
+    rows = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines()]
+    translations = tmp_path / "fr.jsonl"
+    translations.write_text("".join(json.dumps({"id": r["id"], "lang": "fr", "translation": f"[fr] {r['instruction']}"})
+                                    + "\n" for r in rows), encoding="utf-8")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"dataset": str(GOOD / "dataset"), "languages": ["en", "fr"],
+                                    "models": [{"name": "m", "path": "org/model", "kind": "base",
+                                                "methods": ["zero-shot"]}]}), encoding="utf-8")
+    return {"translations": translations, "grid": grid}
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["file", "under-a-file"])
+@pytest.mark.parametrize("command", ["build-dataset", "baselines-run"])
+def test_workspace_that_is_a_file(command, under, tmp_path):
+    """--workspace naming a file (or a folder inside a file): one line naming the path, before any work."""
+    inputs = _good_inputs(tmp_path)
+    blocker = tmp_path / "ws-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    ws = blocker / "sub" if under else blocker
+    out = tmp_path / "out" / "result"
+    args = (["build-dataset", "--source", str(DEMO), "--languages", "fr", "--translator",
+             f"file:{inputs['translations']}", "--out", str(out)] if command == "build-dataset"
+            else ["baselines", "run", "--config", str(inputs["grid"])])
+    from tests.helpers import run_main
+
+    with _patched_env(_env()):
+        result = run_main("--workspace", str(ws), *args)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output[-2000:]
+    expected = "cannot create the workspace folder" if under else "not a folder; the workspace must be a folder"
+    assert lines[0].startswith(f"error: {ws}: ") and expected in lines[0], lines[0]
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+    assert not out.parent.exists()

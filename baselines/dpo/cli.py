@@ -118,6 +118,10 @@ def make_preferences_cmd(ctx, out_path, judge, languages, min_margin, aspects, m
     if workspace is None:
         raise click.UsageError("make-preferences needs the bench workspace (run it as `bench baselines ...`)")
     stats = PreferenceStats()
+    if judge:  # a judge name or the spec it was run with
+        from baselines.judging.naming import judge_name
+
+        judge = judge_name(judge)
     count = make_preferences(workspace.store, out_path, judge=judge, languages=_csv(languages),
                              min_margin=min_margin, aspects=_csv(aspects) or ASPECTS, methods=_csv(methods),
                              stats=stats)

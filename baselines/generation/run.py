@@ -488,11 +488,14 @@ def export_responses(ws: Any, out_dir: str | Path, runs: Iterable[str] | dict[st
 
     ``runs``: filters as for ``bench baselines judge --runs`` (``model=X``, ``method=urial``,
     ``lang=fr``, ``run_key=K``...). Rows are sorted (model, method, lang, id, run key) and ``id``
-    is an int64 column when every item id is an integer, so the same rows give the same bytes."""
+    is an int64 column when every item id is an integer, so the same rows give the same bytes. The file is
+    published (a release's ``responses`` config): model and backend names are in public form (no local
+    paths, no credentials: :func:`bench.public_names.public_name`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from bench.atomic import atomic_path
+    from bench.public_names import public_name
     from baselines.run_filters import FILTER_FIELDS, parse_run_filters
 
     filters = parse_run_filters(runs if runs else None)
@@ -507,6 +510,7 @@ def export_responses(ws: Any, out_dir: str | Path, runs: Iterable[str] | dict[st
     rows = ws.store.query_dicts(sql, params)
     out_rows = []
     for r in rows:
+        r["model"], r["backend"] = public_name(r["model"]), public_name(r["backend"])
         out_rows.append({
             "id": r["item_id"], "instruction": r["instruction"], "output": r["output"],
             "generator": generator_name(r["model"], r["method"]), "lang": r["lang"], "method": r["method"],

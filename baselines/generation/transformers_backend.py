@@ -13,7 +13,8 @@ built-in one would also penalise the pad token, often the EOS token, in padded r
 a batch would then differ from one prompt at a time).
 
 With ``prefix_cache=True`` and a ``shared_prefix`` (e.g. all URIAL prompts of a language), the
-prefix's KV cache is computed once and reused (:mod:`baselines.generation.prefix_cache`).
+prefix's KV cache is computed once and reused (:mod:`baselines.generation.prefix_cache`; sliding-window
+models such as Gemma 3 included).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ from baselines.generation.generators import (
     is_chat,
     token_limits,
 )
-from baselines.generation.prefix_cache import PrefixCache, batch_inputs, fits_sliding_window, shared_prefix_len
+from baselines.generation.prefix_cache import PrefixCache, batch_inputs, shared_prefix_len
 from baselines.generation.urial import chat_template_hash, render_chat
 
 
@@ -130,7 +131,7 @@ class TransformersGenerator(Generator):
                                      f"context length {self.context}")
                 limits[i] = min(limits[i], self.context - len(ids))
         prefix_len = 0
-        if shared_prefix and self.prefix_cache:
+        if shared_prefix and self.prefix_cache and self._prefixes.supported:
             prefix_len = shared_prefix_len(self.tokenizer, encoded, shared_prefix)
         eos = eos_token_ids(self.model, self.tokenizer, end_of_turn=chat, added_tokens=True)
         keys = [len(ids) - prefix_len for ids in encoded]
@@ -151,11 +152,10 @@ class TransformersGenerator(Generator):
 
         model, tok = self.model, self.tokenizer
         cache = None
-        if prefix_len and not fits_sliding_window(model.config, max(len(b) for b in batch_ids) + max(limits)):
-            prefix_len = 0
-        input_ids, mask = batch_inputs(batch_ids, prefix_len, tok.pad_token_id)
-        if prefix_len:
-            cache = self._prefixes.batch(tuple(batch_ids[0][:prefix_len]), len(batch_ids))
+        input_ids, mask = batch_inputs(batch_ids, tok.pad_token_id)
+        if prefix_len:  # the first prefix_len columns come from the prefix cache (None: full prefill, same layout)
+            pads = [input_ids.shape[1] - len(ids) for ids in batch_ids]
+            cache = self._prefixes.batch(tuple(batch_ids[0][:prefix_len]), pads)
         input_ids, mask = input_ids.to(model.device), mask.to(model.device)
         kwargs: dict[str, Any] = dict(
             max_new_tokens=max(limits), num_beams=1, pad_token_id=tok.pad_token_id, eos_token_id=eos or None,

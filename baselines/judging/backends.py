@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from bench.openai_client import ChatClient, ChatError, ChatFailure, ChatResult, parse_openai_spec
+from bench.openai_client import DEFAULT_BASE_URL, ChatClient, ChatError, ChatFailure, ChatResult, parse_openai_spec
+from baselines.judging.naming import endpoint_tag, judge_name
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -22,7 +23,7 @@ class JudgeBackend:
     """
 
     spec: str
-    name: str  # default judge name (judgements.judge)
+    name: str  # default judge name (judgements.judge): baselines.judging.naming.judge_name of the spec
     workers: int = 1
     chunk_size: int = 1
 
@@ -41,7 +42,10 @@ class JudgeBackend:
 
 
 class OpenAIJudge(JudgeBackend):
-    """``openai:<model>[@<base_url>]`` through :class:`ChatClient` (temperature 0)."""
+    """``openai:<model>[@<base_url>]`` through :class:`ChatClient` (temperature 0).
+
+    Named ``openai:<model>`` (the hosted API) or ``openai:<model>@<base_url>`` without credentials, query
+    string or a loopback port (:func:`baselines.judging.naming.judge_name`)."""
 
     def __init__(self, spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
                  client_options: Mapping[str, Any] | None = None):
@@ -54,14 +58,19 @@ class OpenAIJudge(JudgeBackend):
         options.setdefault("timeout", 120)
         self.client = ChatClient(self.model, self.base_url, concurrency=concurrency, default_params=self.params,
                                  **options)
-        default = "https://api.openai.com/v1"
-        self.name = f"openai:{self.model}" + ("" if self.base_url == default else f"@{self.base_url}")
+        self.name = judge_name(f"openai:{self.model}" + ("" if self.base_url == DEFAULT_BASE_URL
+                                                          else f"@{self.base_url}"))
+        self._endpoint = endpoint_tag(self.base_url)
         self.workers = concurrency
         self.chunk_size = 1
 
     def identity(self) -> dict[str, Any]:
-        # the base URL is left out: the same model behind another address answers the same
-        return {"backend": "openai", "model": self.model, "params": self.params}
+        # the base URL is left out: the same model behind another address answers the same (the name
+        # holds the host); what the name hides (credentials, a query string) enters as a hash
+        identity: dict[str, Any] = {"backend": "openai", "model": self.model, "params": self.params}
+        if self._endpoint:
+            identity["endpoint"] = self._endpoint
+        return identity
 
     def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
         out: list[Outcome] = []

@@ -30,7 +30,14 @@ from bench.cli_options import batch_size_option, device_option, dtype_option, js
 @click.option("--max-tokens", type=click.IntRange(1), default=1024, show_default=True,
               help="Cap on the judge's answer length.")
 @click.option("--name", "judge_name", default=None,
-              help="Judge name stored with the scores (default: the spec, e.g. openai:gpt-4o-mini).")
+              help="Judge name stored with the scores (default: the spec without credentials, query string, "
+                   "local path or loopback port, e.g. openai:gpt-4o-mini, openai:m@http://localhost/v1).")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=120, show_default=True,
+              help="Seconds one request may take before it is retried (OpenAI-compatible judges).")
+@click.option("--retry-missing/--no-retry-missing", default=True, show_default=True,
+              help="Re-ask responses whose stored scores are missing (unreadable), up to --max-attempts rounds.")
+@click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="Judging rounds per response when missing scores are re-asked (the first one included).")
 @click.option("--repair-attempts", type=click.IntRange(0, 5), default=1, show_default=True,
               help="Follow-up requests asking for valid JSON when a score is unreadable.")
 @batch_size_option("Batch size (local judges).", default=8, minimum=1)
@@ -40,8 +47,11 @@ from bench.cli_options import batch_size_option, device_option, dtype_option, js
 @json_option("Print the report as one JSON object on stdout.")
 @click.pass_obj
 def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit, price_in, price_out, max_tokens,
-              judge_name, repair_attempts, batch_size, device, dtype, as_json) -> None:
-    """Judge the stored responses this judge has not judged yet (resumable; cached calls are free)."""
+              judge_name, timeout, retry_missing, max_attempts, repair_attempts, batch_size, device, dtype,
+              as_json) -> None:
+    """Judge the stored responses this judge has not judged yet, and re-ask missing scores (resumable;
+    cached calls are free). Exits 2 with one line when the credentials are refused, a failure rate passes
+    its threshold, or no usable score came back."""
     from baselines.judging.judge import JudgeStopped, judge_responses
     from baselines.run_filters import parse_run_filters
 
@@ -56,7 +66,8 @@ def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit,
         report = judge_responses(ctx.workspace, judge_spec, runs=filters, concurrency=concurrency,
                                  max_parse_failure_rate=max_parse_failure_rate, limit=limit, price_per_1k=price,
                                  max_tokens=max_tokens, judge_name=judge_name, repair_attempts=repair_attempts,
-                                 batch_size=batch_size, device=device, dtype=dtype)
+                                 batch_size=batch_size, device=device, dtype=dtype, timeout=timeout,
+                                 retry_missing=retry_missing, max_attempts=max_attempts)
     except JudgeStopped as exc:
         _show(exc.report, as_json)
         raise
@@ -78,6 +89,8 @@ def _show(report, as_json: bool) -> None:
         ("judged", f"{report.judged:,}"),
         ("  from cache", f"{report.from_cache:,}"),
         ("failed (retried next run)", f"{report.failed:,}"),
+        ("missing scores re-asked", f"{report.retried:,}"),
+        ("missing, attempts used up", f"{report.exhausted:,}"),
         ("unfinished", f"{report.unfinished:,}"),
         ("parse failures", f"{report.parse_failures:,} ({report.parse_failure_rate:.1%})"),
         ("repair requests", f"{report.repairs:,}"),
@@ -90,6 +103,7 @@ def _show(report, as_json: bool) -> None:
     ]
     if report.stopped:
         rows.append(("stopped", report.stopped))
+    rows += [("note", note) for note in report.notes]
     for name, value in rows:
         table.add_row(name, value)
     Console().print(table)

@@ -55,6 +55,7 @@ class JudgeJob:
     last_raw: str | None = None  # the answer the next repair quotes
     repairs: list[dict[str, Any]] = field(default_factory=list)  # {raw, used, error}
     attempts: int = 0
+    prior_rounds: int = 0  # judging rounds this prompt had before this run's (missing scores re-asked)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     run_prompt_tokens: int = 0  # tokens paid by this run (not by an earlier one)

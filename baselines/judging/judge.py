@@ -9,7 +9,10 @@ One judge backend behind one small interface (:class:`baselines.judging.backends
   template, batched greedy generation, no server (:class:`baselines.judging.local_judge.LocalJudge`).
 
 :func:`judge_responses` selects the stored responses that have no judgement yet from this judge
-(so a rerun resumes and never judges anything twice), builds the judge prompt of each
+(so a rerun resumes and never judges anything twice) and, by default, those with a missing score
+(unreadable, not N/A) whose judging rounds are below ``max_attempts`` (``retry_missing``; a rerun
+against a healthy judge heals them; ``judgements.rounds`` / ``judge_calls.rounds`` count the rounds),
+builds the judge prompt of each
 (:func:`baselines.judging.prompts.build_judge_messages`: the safety protocol for safety items, the five
 aspects otherwise, in the response's language) and keys it by ``prompt_hash`` = sha256 of the judge
 name, the backend's identity (model, decoding parameters), :data:`PROMPT_VERSION` and the messages.
@@ -31,10 +34,17 @@ as ``score NULL`` with its ``error`` (``missing``, ``unparseable judge output``,
 ``repair pending`` or ``failed: <reason>`` (the request failed after the client's retries: nothing
 is written to ``judgements``, so the next run retries it).
 
-The run stops (:class:`JudgeStopped`, a :class:`BenchError` naming the rate and the threshold) once,
-after ``min_sample`` items, the share of items with an unreadable score exceeds
-``max_parse_failure_rate`` (or the share of failed requests exceeds ``max_failure_rate``); what
-finished is persisted first and requests in flight are awaited and stored.
+The judge's name (``judgements.judge``): :func:`baselines.judging.naming.judge_name` of ``--name`` or of
+the spec -- no credentials, query string or local path, and a loopback server's port left out (the
+same local judge on a new port keeps its judgements); rows stored under older forms of the name are
+adopted (:func:`baselines.judging.naming.adopt_older_names`).
+
+The run stops (:class:`JudgeStopped`, a :class:`BenchError`: ``bench`` prints one line and exits 2) at
+once when the server refuses the credentials (HTTP 401/403); once, after ``min_sample`` items, the
+share of items with an unreadable score exceeds ``max_parse_failure_rate`` (or the share of failed
+requests exceeds ``max_failure_rate``, or no item has a usable score); and at the end when the run
+produced no usable score at all (every score missing or N/A, or every request failed). What finished
+is persisted first and requests in flight are awaited and stored.
 
 Counting: every number in :class:`JudgeReport` counts responses (items). ``judged`` = responses whose
 judgements were written by this run, ``from_cache`` of them came from ``judge_calls`` without a request;
@@ -48,17 +58,20 @@ import json
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bench.errors import BenchError
 from bench.openai_client import ChatFailure
+from bench.public_names import public_name
 from baselines.judging.backends import DEFAULT_MAX_TOKENS, JudgeBackend, Outcome
 from baselines.judging.jobs import JudgeJob, needs_repair, parse_quality, restore_job, unreadable_aspects
+from baselines.judging.naming import adopt_older_names, check_same_model, judge_name as stable_judge_name
 from baselines.judging.parse import parse_judgement
 from baselines.judging.prompts import PROMPT_VERSION, aspects_for, build_judge_messages, protocol_for_category
-from baselines.run_filters import FILTER_FIELDS, parse_run_filters
+from baselines.judging.report import JudgeReport, JudgeStopped
+from baselines.judging.selection import MAX_ATTEMPTS, count_exhausted, select_responses
+from baselines.run_filters import parse_run_filters
 
 COMMAND = "baselines judge"
 CODE_VERSION = "judge-v1"
@@ -66,52 +79,6 @@ MIN_SAMPLE = 20
 ERR_FAILED = "failed: "
 ERR_REPAIR_PENDING = "repair pending"
 ERR_PARSE = "parse: "
-
-
-# --------------------------------------------------------------------------- report
-
-
-@dataclass
-class JudgeReport:
-    """What one run did (every count is in responses)."""
-
-    judge: str
-    run_id: str | None = None
-    selected: int = 0  # responses without a judgement from this judge (after filters and limit)
-    judged: int = 0  # judgements written this run (including from_cache)
-    from_cache: int = 0  # ... of which came from judge_calls without a request
-    failed: int = 0  # request failed after retries (retried by the next run)
-    parse_failures: int = 0  # judged responses with at least one unreadable score (after repair)
-    parse_failure_rate: float = 0.0  # parse_failures / judged
-    repairs: int = 0  # repair requests sent (items)
-    requests: int = 0  # HTTP attempts (OpenAI backend) or generations (local backend)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    seconds: float = 0.0
-    stopped: str | None = None  # why the run stopped early, if it did
-
-    @property
-    def unfinished(self) -> int:
-        return self.selected - self.judged - self.failed
-
-    @property
-    def items_per_s(self) -> float:
-        return (self.judged + self.failed) / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["unfinished"] = self.unfinished
-        out["items_per_s"] = round(self.items_per_s, 3)
-        return out
-
-
-class JudgeStopped(BenchError):
-    """The run stopped early (parse failure or request failure rate past its threshold)."""
-
-    def __init__(self, message: str, report: JudgeReport):
-        super().__init__(message)
-        self.report = report
 
 
 def make_backend(spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
@@ -125,27 +92,7 @@ def make_backend(spec: str, *, concurrency: int = 16, max_tokens: int | None = D
                         batch_size=batch_size, device=device, dtype=dtype, cache_dir=cache_dir)
 
 
-# --------------------------------------------------------------------------- selection
-
-
-def select_responses(store: Any, judge: str, filters: Mapping[str, Sequence[str]] | None = None,
-                     limit: int | None = None) -> list[dict[str, Any]]:
-    """Responses with no judgement yet from ``judge``, in a stable order (run key, language, item)."""
-    where = ["NOT EXISTS (SELECT 1 FROM judgements j WHERE j.response_id = r.response_id AND j.judge = ?)"]
-    params: list[Any] = [judge]
-    for key, values in (filters or {}).items():
-        if key not in FILTER_FIELDS:
-            raise BenchError(f"unknown run filter '{key}'")
-        where.append(f"r.{key} IN ({', '.join('?' for _ in values)})")
-        params += list(values)
-    sql = ("SELECT r.response_id, r.run_key, r.model, r.method, r.lang, r.item_id, r.instruction, r.output, "
-           "r.category FROM responses r WHERE " + " AND ".join(where) +
-           " ORDER BY r.run_key, r.lang, TRY_CAST(r.item_id AS BIGINT) NULLS LAST, r.item_id, r.response_id")
-    if limit is not None:
-        if limit < 0:
-            raise BenchError(f"limit must be >= 0, got {limit}")
-        sql += f" LIMIT {int(limit)}"
-    return store.query_dicts(sql, params)
+# --------------------------------------------------------------------------- cache key
 
 
 def prompt_hash(judge: str, identity: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> str:
@@ -173,6 +120,8 @@ class _Run:
         self.on_item = on_item
         self.advance = advance
         self.stop_reason: str | None = None
+        self.first_failure: str | None = None
+        self.fresh = [0, 0]  # responses judged for the first time, ... of which with a usable score
         self.repairs_sent = 0
         self._calls: list[list[Any]] = []
         self._judgements: list[list[Any]] = []
@@ -188,16 +137,16 @@ class _Run:
             return None
         return prompt_tokens / 1000 * self.price[0] + completion_tokens / 1000 * self.price[1]
 
-    def _call_row(self, job: JudgeJob, parsed: Any, error: str | None) -> list[Any]:
+    def _call_row(self, job: JudgeJob, parsed: Any, error: str | None, rounds: int) -> list[Any]:
         return [self.judge, job.prompt_hash, job.response_id, job.protocol, job.raw,
                 None if parsed is None else json.dumps(parsed, ensure_ascii=False), error, job.attempts,
                 job.prompt_tokens, job.completion_tokens, self._cost(job.prompt_tokens, job.completion_tokens),
-                self.report.run_id]
+                self.report.run_id, rounds]
 
-    def _judgement_rows(self, job: JudgeJob) -> list[list[Any]]:
+    def _judgement_rows(self, job: JudgeJob, rounds: int) -> list[list[Any]]:
         assert job.parsed is not None
         return [[r["response_id"], self.judge, job.protocol, aspect, s.score, s.raw_score, s.reason, s.error,
-                 self.report.run_id]
+                 self.report.run_id, rounds]
                 for r in job.responses for aspect, s in job.parsed.aspects.items()]
 
     def flush(self, notify: bool = True) -> None:
@@ -211,13 +160,13 @@ class _Run:
                 chunk = calls[i:i + 200]
                 con.execute(
                     "INSERT OR REPLACE INTO judge_calls (judge, prompt_hash, response_id, protocol, raw, parsed, error, "
-                    "attempts, prompt_tokens, completion_tokens, cost_usd, run_id) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)), [v for r in chunk for v in r])
+                    "attempts, prompt_tokens, completion_tokens, cost_usd, run_id, rounds) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)), [v for r in chunk for v in r])
             for i in range(0, len(judgements), 500):
                 chunk = judgements[i:i + 500]
                 con.execute(
                     "INSERT OR REPLACE INTO judgements (response_id, judge, protocol, aspect, score, raw_score, reason, "
-                    "error, run_id) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    "error, run_id, rounds) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                     [v for r in chunk for v in r])
         if notify:
             for action in after:
@@ -232,10 +181,11 @@ class _Run:
         """Store the judgements of a finished item (and its call, unless it came from the cache)."""
         assert job.parsed is not None
         bad = unreadable_aspects(job.parsed)
+        rounds = job.prior_rounds if cached else job.prior_rounds + 1  # a cached row counts its own round
         if not cached:
             error = (ERR_PARSE + ", ".join(bad)) if bad else None
-            self._calls.append(self._call_row(job, {**job.state_json(), "last_raw": None}, error))
-        self._judgements += self._judgement_rows(job)
+            self._calls.append(self._call_row(job, {**job.state_json(), "last_raw": None}, error, rounds))
+        self._judgements += self._judgement_rows(job, rounds)
         self._account(job)
         n = len(job.responses)
         self.report.judged += n
@@ -243,21 +193,29 @@ class _Run:
             self.report.from_cache += n
         if bad:
             self.report.parse_failures += n
+        usable = any(s.score is not None for s in job.parsed.aspects.values())
+        self.report.scored += n if usable else 0
+        if not cached and rounds == 1:  # first judging: evidence on the judge (a re-asked item is a hard one)
+            self.fresh[0] += n
+            self.fresh[1] += n if usable else 0
         self._after.append(lambda: self._done(job, n, "judged", cached=cached, unreadable=bad))
         self._check_rates()
 
     def store_failure(self, job: JudgeJob, failure: ChatFailure) -> None:
         job.attempts += failure.attempts
-        self._calls.append(self._call_row(job, None, ERR_FAILED + failure.reason))
+        self._calls.append(self._call_row(job, None, ERR_FAILED + failure.reason, job.prior_rounds))
         self._account(job)
         n = len(job.responses)
         self.report.failed += n
+        self.first_failure = self.first_failure or failure.reason
         self._after.append(lambda: self._done(job, n, "failed", reason=failure.reason))
+        if failure.is_auth and self.stop_reason is None:  # every other request would be refused the same way
+            self.stop_reason = f"the judge server refused the credentials ({failure.reason}); check the API key"
         self._check_rates()
 
     def store_pending(self, job: JudgeJob) -> None:
         """An answer that awaits its repair: kept, so a killed run does not pay for it again."""
-        self._calls.append(self._call_row(job, job.state_json(), ERR_REPAIR_PENDING))
+        self._calls.append(self._call_row(job, job.state_json(), ERR_REPAIR_PENDING, job.prior_rounds))
         self._account(job)
 
     def _done(self, job: JudgeJob, n: int, status: str, **extra: Any) -> None:
@@ -278,6 +236,19 @@ class _Run:
         if self.stop_reason is None and finished >= self.min_sample and r.failed / finished > self.max_failure_rate:
             self.stop_reason = (f"request failure rate {r.failed / finished:.1%} ({r.failed} of {finished} "
                                 f"responses) is above the threshold {self.max_failure_rate:.1%}")
+        if self.stop_reason is None and self.fresh[0] >= self.min_sample and not self.fresh[1]:
+            self.stop_reason = self.no_score_reason()
+
+    def no_score_reason(self) -> str | None:
+        """Why this run shows a broken judge: every request failed, or no response judged for the first
+        time got a usable score (every score missing or N/A). None otherwise."""
+        r = self.report
+        if r.failed and not r.judged:
+            return f"every request failed ({r.failed} responses; first: {self.first_failure})"
+        if self.fresh[0] and not self.fresh[1]:
+            return (f"no usable score: every score of the {self.fresh[0]} newly judged responses is missing or N/A"
+                    + (f" ({r.failed} more failed)" if r.failed else ""))
+        return None
 
     # -- answers (main thread) -------------------------------------------------------------
     def on_answer(self, job: JudgeJob, outcome: Outcome, stage: str) -> bool:
@@ -330,16 +301,23 @@ def judge_responses(
     client_options: Mapping[str, Any] | None = None,
     on_item: Callable[[dict[str, Any]], None] | None = None,
     backend: JudgeBackend | None = None,
+    retry_missing: bool = True,
+    max_attempts: int = MAX_ATTEMPTS,
+    timeout: float | None = None,
 ) -> JudgeReport:
     """Judge the stored responses that ``judge_spec`` has not judged yet; see the module docstring.
 
     ``ws``: a :class:`bench.workspace.Workspace` (or anything with ``.store``); ``runs``: filters on
     ``run_key``/``model``/``method``/``lang``/``category``/``run_id``/``item_id`` (``["lang=fr", ...]`` or a
     mapping); ``price_per_1k``: ``(input, output)`` USD per 1,000 tokens; ``judge_name``: the name stored
-    in ``judgements.judge`` (default: the normalised spec, e.g. ``openai:gpt-4o-mini``);
+    in ``judgements.judge`` (default: the spec; either way through
+    :func:`baselines.judging.naming.judge_name`, e.g. ``openai:gpt-4o-mini``);
     ``client_options``: extra :class:`ChatClient` arguments (timeout, max_retries, backoff_base, api_key...);
-    ``on_item(event)``: called after each item is persisted (an exception there stops the run, as Ctrl-C
-    would). Raises :class:`JudgeStopped` when a failure rate passes its threshold (after persisting).
+    ``timeout``: seconds per request (OpenAI-compatible judges; default 120);
+    ``retry_missing``: re-ask responses whose stored scores are missing (unreadable), until they had
+    ``max_attempts`` judging rounds; ``on_item(event)``: called after each item is persisted (an exception
+    there stops the run, as Ctrl-C would). Raises :class:`JudgeStopped` when the run stops or produced no
+    usable score (after persisting).
     """
     if concurrency < 1:
         raise BenchError(f"concurrency must be >= 1, got {concurrency}")
@@ -351,23 +329,33 @@ def judge_responses(
         raise BenchError(f"repair_attempts must be >= 0, got {repair_attempts}")
     if min_sample < 1:
         raise BenchError(f"min_sample must be >= 1, got {min_sample}")
+    if max_attempts < 1:
+        raise BenchError(f"max_attempts must be >= 1, got {max_attempts}")
+    if timeout is not None:
+        if not timeout > 0:
+            raise BenchError(f"timeout must be > 0 seconds, got {timeout}")
+        client_options = {**(client_options or {}), "timeout": float(timeout)}
     if price_per_1k is not None:
         if len(price_per_1k) != 2 or any(p is None or p < 0 for p in price_per_1k):
             raise BenchError(f"price_per_1k must be (input, output) USD per 1k tokens, got {price_per_1k!r}")
         price_per_1k = (float(price_per_1k[0]), float(price_per_1k[1]))
     filters = parse_run_filters(runs)
-    store = ws.store
-    cache_dir = getattr(ws, "cache_dir", None)
     own_backend = backend is None
-    if backend is None:
+    if backend is None:  # SPEC and model checked before the store creates the workspace folder
+        root = getattr(ws, "root", None)  # the cache folder is made by whoever downloads into it first
+        cache_dir = Path(root) / "cache" if root is not None else getattr(ws, "cache_dir", None)
         backend = make_backend(judge_spec, concurrency=concurrency, max_tokens=max_tokens, batch_size=batch_size,
                                device=device, dtype=dtype, cache_dir=cache_dir, client_options=client_options)
     try:
-        return _judge(store, backend, judge_name or backend.name, filters=filters, limit=limit,
+        store = ws.store
+        return _judge(store, backend, stable_judge_name(judge_name or backend.name), filters=filters, limit=limit,
                       price_per_1k=price_per_1k, repair_attempts=repair_attempts,
                       max_parse_failure_rate=max_parse_failure_rate, max_failure_rate=max_failure_rate,
                       min_sample=min_sample, on_item=on_item,
-                      params={"judge_spec": judge_spec, "concurrency": concurrency,
+                      retry=max_attempts if retry_missing else None,
+                      params={"judge_spec": public_name(judge_spec), "concurrency": concurrency,
+                              "retry_missing": retry_missing, "max_attempts": max_attempts,
+                              "timeout": (client_options or {}).get("timeout"),
                               "max_parse_failure_rate": max_parse_failure_rate, "max_failure_rate": max_failure_rate,
                               "repair_attempts": repair_attempts, "limit": limit, "max_tokens": max_tokens,
                               "price_per_1k": list(price_per_1k) if price_per_1k else None,
@@ -380,13 +368,18 @@ def judge_responses(
 def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, list[str]], limit: int | None,
            price_per_1k: tuple[float, float] | None, repair_attempts: int, max_parse_failure_rate: float,
            max_failure_rate: float, min_sample: int, on_item: Callable[[dict[str, Any]], None] | None,
-           params: dict[str, Any]) -> JudgeReport:
+           retry: int | None, params: dict[str, Any]) -> JudgeReport:
     from bench.progress import progress_task
 
     started = time.perf_counter()
     identity = backend.identity()
-    rows = select_responses(store, judge, filters, limit)
-    report = JudgeReport(judge=judge, selected=len(rows), cost_usd=0.0 if price_per_1k else None)
+    check_same_model(store, COMMAND, judge, identity)
+    _, notes = adopt_older_names(store, COMMAND, judge, identity)
+    rows = select_responses(store, judge, filters, limit, retry_missing=retry is not None,
+                            max_attempts=retry or MAX_ATTEMPTS)
+    report = JudgeReport(judge=judge, selected=len(rows), cost_usd=0.0 if price_per_1k else None, notes=notes)
+    if retry is not None:
+        report.exhausted = count_exhausted(store, judge, filters, retry)
     run_params = {**params, "judge": judge, "identity": identity, "prompt_version": PROMPT_VERSION,
                   "filters": filters, "selected": len(rows)}
     report.run_id = store.start_run(COMMAND, run_params)
@@ -397,13 +390,13 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
         protocol = protocol_for_category(row["category"])
         messages = build_judge_messages(row["instruction"], row["output"], protocol, row["lang"])
         key = prompt_hash(judge, identity, messages)
-        if key in jobs:
-            jobs[key].responses.append(row)
-        else:
-            jobs[key] = JudgeJob(key, protocol, aspects_for(protocol), messages, [row])
+        if key not in jobs:
+            jobs[key] = JudgeJob(key, protocol, aspects_for(protocol), messages, [])
+        jobs[key].responses.append(row)
+        jobs[key].prior_rounds = max(jobs[key].prior_rounds, row["prior_rounds"] or 0)
 
     cached = {r["prompt_hash"]: r for r in store.query_dicts(
-        "SELECT prompt_hash, raw, parsed, error, attempts, prompt_tokens, completion_tokens FROM judge_calls "
+        "SELECT prompt_hash, raw, parsed, error, attempts, prompt_tokens, completion_tokens, rounds FROM judge_calls "
         "WHERE judge = ? AND list_contains(?, prompt_hash)", [judge, list(jobs)])} if jobs else {}
 
     requests_before = backend.requests_sent()
@@ -418,8 +411,11 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
             for key, job in jobs.items():
                 row = cached.get(key)
                 error = (row or {}).get("error") or ""
+                prior = job.prior_rounds = max(job.prior_rounds, _rounds_of(row))
                 if row is None or error.startswith(ERR_FAILED) or row["parsed"] is None:
                     originals.append(job)
+                elif retry is not None and error.startswith(ERR_PARSE) and prior < retry:
+                    originals.append(job)  # missing scores: ask again (a new round)
                 elif not restore_job(job, row):  # unreadable cache entry: ask again
                     originals.append(job)
                 elif error == ERR_REPAIR_PENDING:
@@ -433,9 +429,12 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
                     run.flush()
                 if run.stop_reason:
                     break
+            report.retried = sum(len(j.responses) for j in originals if j.prior_rounds)
             run.flush()
             if not run.stop_reason:
                 _pump(run, backend, originals, repairs)
+            if not run.stop_reason:
+                run.stop_reason = run.no_score_reason()
             status = "stopped" if run.stop_reason else "done"
         finally:
             report.requests = backend.requests_sent() - requests_before
@@ -512,6 +511,16 @@ def _pump(run: _Run, backend: JudgeBackend, originals: deque[JudgeJob], repairs:
             backend.close()  # stop retry waits of requests still running; their answers are dropped
 
 
+def _rounds_of(row: Mapping[str, Any] | None) -> int:
+    """Judging rounds a judge_calls row records (rows older than the column: 1 for an answer, 0 otherwise)."""
+    if row is None:
+        return 0
+    if row.get("rounds") is not None:
+        return int(row["rounds"])
+    error = row.get("error") or ""
+    return 0 if error.startswith(ERR_FAILED) or error == ERR_REPAIR_PENDING else 1
+
+
 def _finish_run(store: Any, report: JudgeReport, params: dict[str, Any], status: str) -> None:
     summary = report.to_dict()
     with store.transaction() as con:
@@ -521,6 +530,6 @@ def _finish_run(store: Any, report: JudgeReport, params: dict[str, Any], status:
 
 
 __all__ = [
-    "JudgeReport", "JudgeStopped", "judge_responses", "make_backend", "prompt_hash", "select_responses",
-    "ERR_FAILED", "ERR_PARSE", "ERR_REPAIR_PENDING", "MIN_SAMPLE",
+    "JudgeReport", "JudgeStopped", "count_exhausted", "judge_responses", "make_backend", "prompt_hash",
+    "select_responses", "ERR_FAILED", "ERR_PARSE", "ERR_REPAIR_PENDING", "MAX_ATTEMPTS", "MIN_SAMPLE",
 ]

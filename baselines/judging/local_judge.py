@@ -25,10 +25,14 @@ from bench.models import (
 )
 from bench.openai_client import ChatFailure, ChatResult
 from baselines.judging.backends import DEFAULT_MAX_TOKENS, JudgeBackend, Outcome
+from baselines.judging.naming import judge_name
 
 
 class LocalJudge(JudgeBackend):
-    """A local causal LM with a chat template (Hub id, folder or .gguf), batched greedy decoding."""
+    """A local causal LM with a chat template (Hub id, folder or .gguf), batched greedy decoding.
+
+    Named ``hf:<hub id>``, or ``hf:<last path component>`` for a local folder or file (never the user's
+    absolute path; give ``--name`` to tell two local models of the same folder name apart)."""
 
     def __init__(self, spec: str, *, batch_size: int = 8, max_tokens: int | None = DEFAULT_MAX_TOKENS,
                  device: str = "auto", dtype: str = "auto", cache_dir: str | Path | None = None):
@@ -48,7 +52,7 @@ class LocalJudge(JudgeBackend):
         if self.tokenizer.pad_token_id is None:
             raise BenchError(f"judge model '{self.ref.ref}': tokenizer has neither a pad nor an eos token")
         self.max_new_tokens = int(max_tokens or DEFAULT_MAX_TOKENS)
-        self.name = f"hf:{self.ref.ref}"
+        self.name = judge_name(f"hf:{self.ref.ref}")
         self.workers = 1
         self.chunk_size = batch_size
         self._model: Any = None

@@ -45,5 +45,32 @@ def export_judgements_cmd(ctx, out_dir, judge) -> None:
     """Write the `judgements` config parquet (one row per response and judge) under OUT_DIR."""
     from baselines.leaderboard.export import export_judgements
 
-    path = export_judgements(ctx.workspace.store, out_dir, judge=judge)
+    path = export_judgements(ctx.workspace.read_store, out_dir, judge=judge)  # read-only
     click.echo(f"judgements written to {path}")
+
+
+@results.command("agreement")
+@click.option("--judge", "judge", required=True, help="The judge to evaluate (a judge name in the store).")
+@click.option("--reference", required=True, help="The reference judge or human ratings (a judge name in the store).")
+@click.option("--aspect", "aspects", multiple=True, help="Only this aspect (repeatable; default: every aspect both scored).")
+@click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
+              help="Also write per-aspect bars (Spearman, Kendall, within 1) to this PNG.")
+@click.option("--min-items", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Fewest responses the judge and the reference must both have scored.")
+@json_option("Print the agreement report as JSON.")
+@click.pass_obj
+def agreement_cmd(ctx, judge, reference, aspects, plot, min_items, as_json) -> None:
+    """Agreement of a judge with a reference: correlations, exact / within-1 agreement, pairwise and
+    system-level agreement, and length, language and self-preference biases."""
+    from baselines.judging.agreement import agreement_report
+    from baselines.judging.agreement_report import plot_agreement, render_table
+
+    report = agreement_report(ctx.workspace.read_store, judge, reference, aspects or None, min_items)
+    if plot:
+        plot_agreement(report, plot)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        click.echo(render_table(report), nl=False)
+        if plot:
+            click.echo(f"plot written to {plot}")

@@ -2,6 +2,8 @@
 
 The formats are rendered by :mod:`baselines.leaderboard.render`, the plots by
 :mod:`baselines.leaderboard.plots`. Definitions of every column: :mod:`baselines.leaderboard.queries`.
+The terminal table keeps the store's names; every file format, the plots and ``compare --format json``
+name models and judges in public form (:func:`bench.public_names.public_name`).
 """
 from __future__ import annotations
 
@@ -13,7 +15,21 @@ import click
 from baselines.leaderboard.queries import BY_CHOICES
 from baselines.leaderboard.render import FORMATS, render, settings_line
 from baselines.leaderboard.resampling import DEFAULT_RESAMPLES, DEFAULT_SEED
+from bench.public_names import public_name
 from bench.vocabulary import ASPECTS
+
+
+def _public_json(result: dict) -> str:
+    """A compare result as JSON, models and judge named in public form (the JSON may be saved and shared)."""
+    names = {k: public_name(v) for k, v in result.items() if k in ("model", "model_b", "judge") and isinstance(v, str)}
+    return json.dumps({**result, **names}, ensure_ascii=False)
+
+
+def _judge_name(judge: str | None) -> str | None:
+    """``--judge`` as a judge name or as the spec it was run with (both name the stored judge)."""
+    from baselines.judging.naming import judge_name
+
+    return judge_name(judge) if judge else judge
 
 
 def _emit(text: str, out: str | None) -> None:
@@ -53,7 +69,8 @@ def leaderboard(ctx, by, fmt, out, judge, na_as_five, task, topic, source, diffi
         return
     from baselines.leaderboard.queries import error_rate_rows, leaderboard_rows
 
-    store = ctx.obj.workspace.store
+    store = ctx.obj.workspace.read_store  # read-only: works on a read-only workspace
+    judge = _judge_name(judge)
     filters = {"task": task, "topic": topic, "source": source, "difficulty": difficulty, "category": category,
                "model": model, "method": method, "language": language}
     filters = {k: list(v) for k, v in filters.items() if v}
@@ -99,12 +116,13 @@ def compare(ctx, model, language, method_a, method_b, aspect, model_b, base_lang
     from baselines.leaderboard.paired import gap_test, paired_test
 
     model_b = model_b or model
+    judge = _judge_name(judge)
     side_a, side_b = (method_a, method_b) if model_b == model else (f"{model} {method_a}", f"{model_b} {method_b}")
     if base_language:
-        result = gap_test(ctx.workspace.store, model, language, base_language, method_a, method_b, aspect,
+        result = gap_test(ctx.workspace.read_store, model, language, base_language, method_a, method_b, aspect,
                           judge=judge, na_as_five=na_as_five, resamples=resamples, seed=seed, model_b=model_b)
         if fmt == "json":
-            click.echo(json.dumps(result, ensure_ascii=False))
+            click.echo(_public_json(result))
             return
         if not result["n"]:
             click.echo(f"{model}: no item scored for both {side_a} and {side_b} in both {language} and "
@@ -117,10 +135,10 @@ def compare(ctx, model, language, method_a, method_b, aspect, model_b, base_lang
         click.echo(f"gap difference ({language} - {base_language}) {result['diff']:+.3f}  95% CI [{lo:+.3f}, {hi:+.3f}]"
                    f"  p = {result['p_value']:.4f}")
         return
-    result = paired_test(ctx.workspace.store, model, language, method_a, method_b, aspect, judge=judge,
+    result = paired_test(ctx.workspace.read_store, model, language, method_a, method_b, aspect, judge=judge,
                          na_as_five=na_as_five, resamples=resamples, seed=seed, model_b=model_b)
     if fmt == "json":
-        click.echo(json.dumps(result, ensure_ascii=False))
+        click.echo(_public_json(result))
         return
     if not result["n"]:
         click.echo(f"{model} ({language}): no items scored for both {side_a} and {side_b} on {aspect}")

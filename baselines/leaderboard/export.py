@@ -1,10 +1,12 @@
 """The ``judgements`` parquet (``bench results export-judgements``, a release's ``judgements`` config):
-one row per response and judge, fixed schema, deterministic bytes."""
+one row per response and judge, fixed schema, deterministic bytes; model and judge names in public form
+(:func:`bench.public_names.public_name`: no local paths, no credentials)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from bench.public_names import public_name
 from bench.vocabulary import ASPECTS
 
 _EXPORT_SQL = """
@@ -50,6 +52,8 @@ def export_judgements(store, out_dir: str | Path, judge: str | None = None) -> P
         f"MAX(j.reason) FILTER (WHERE j.aspect = '{a}') AS {a}_reason" for a in ASPECTS)
     sql = _EXPORT_SQL.format(pivot=pivot)
     rows = store.query_dicts(sql, {"judge": judge})
+    for row in rows:  # the file is published (a release's judgements config): public names only
+        row["model"], row["judge"] = public_name(row["model"]), public_name(row["judge"])
     schema = export_schema()
     table = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema)
     target = Path(out_dir) / "judgements" / EXPORT_PARQUET_NAME

@@ -1,4 +1,8 @@
-"""Leaderboard plots: grouped bars of the overall score and a heatmap of critical-error rates."""
+"""Leaderboard plots: grouped bars of the overall score and a heatmap of critical-error rates.
+
+The images may be published: names are drawn in public form (:func:`baselines.leaderboard.render.public_rows`)
+and every label is literal text (no mathtext: a name like ``j$\\x$`` is drawn as written).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +21,22 @@ def plot_leaderboard(rows: Sequence[dict[str, Any]], out: str | Path,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from baselines.leaderboard.render import public_rows
+
+    rows = public_rows(rows)
+    error_rows = None if error_rows is None else public_rows(error_rows)
+    with plt.rc_context({"text.parse_math": False, "text.usetex": False}):  # labels are literal text
+        return _draw(rows, Path(out), error_rows)
+
+
+def _draw(rows: Sequence[dict[str, Any]], out: Path,
+          error_rows: Sequence[dict[str, Any]] | None) -> tuple[Path, Path]:
+    import matplotlib.pyplot as plt
     import numpy as np
 
     from bench.atomic import atomic_path
 
-    out = Path(out)
     errors_out = out.with_name(f"{out.stem}_errors{out.suffix or '.png'}")
     judges = sorted({r["judge"] or "(none)" for r in rows})
     many_judges = len(judges) > 1

@@ -5,6 +5,10 @@ Formats: ``table`` (rich, 2 decimals, ± = half-width of the 95% bootstrap inter
 array of row objects, unrounded, intervals as ``<col>_ci`` = [low, high]), ``latex`` (booktabs,
 escaped) and ``html`` (one static page, every text HTML-escaped). The rows are those of
 :func:`baselines.leaderboard.queries.leaderboard_rows`; :func:`settings_line` is the note under the table.
+
+Every format but ``table`` (the local user's terminal) is a file that may be published: :func:`render`
+passes its rows through :func:`public_rows` (model, judge and source names through
+:func:`bench.public_names.public_name`: no local paths, no credentials), and the note names public names only.
 """
 from __future__ import annotations
 
@@ -15,9 +19,12 @@ import json
 from typing import Any, Sequence
 
 from baselines.leaderboard.queries import GROUP_KEYS
+from bench.public_names import public_name
 from bench.vocabulary import REGULAR_ASPECTS
+from cards.markdown import md_text
 
 FORMATS = ("table", "markdown", "csv", "json", "latex", "html")
+NAME_COLUMNS = ("model", "judge", "source")  # names of systems and data: published through public_name
 SCORE_COLUMNS = (*REGULAR_ASPECTS, "overall", "safety")
 HEADERS = {
     "model": "Model", "method": "Method", "language": "Lang", "judge": "Judge", "task": "Task", "topic": "Topic",
@@ -90,16 +97,23 @@ def _is_numeric(col: str) -> bool:
 
 def settings_line(judge: str | None, na_as_five: bool, filters: dict[str, Any], by: str, ci: bool,
                   resamples: int) -> str:
-    parts = [f"judge: {judge or 'all (one row per judge)'}",
+    """The note under the table: judge, N/A rule, grouping, filters, intervals (names in public form)."""
+    parts = [f"judge: {public_name(judge) or 'all (one row per judge)'}",
              "N/A = 5 (just-eval convention)" if na_as_five else "N/A = missing",
              f"by: {by}"]
-    active = {k: v for k, v in filters.items() if v}
+    active = {k: ([public_name(x) for x in v] if isinstance(v, (list, tuple)) else public_name(v))
+              if k in NAME_COLUMNS else v for k, v in filters.items() if v}
     if active:
         parts.append("filters: " + "; ".join(f"{k}={','.join(v) if isinstance(v, (list, tuple)) else v}"
                                              for k, v in active.items()))
     if ci:
         parts.append(f"± = half-width of the 95% bootstrap interval ({resamples} resamples over items)")
     return " | ".join(parts)
+
+
+def public_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with every name column (:data:`NAME_COLUMNS`) in its public form, for a file that may be published."""
+    return [{**row, **{k: public_name(row[k]) for k in NAME_COLUMNS if isinstance(row.get(k), str)}} for row in rows]
 
 
 # -- renderers ---------------------------------------------------------------------------------
@@ -132,25 +146,19 @@ def render_table(rows, by: str, note: str, *, color: bool = False) -> str:
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
 
 
-def _md(text: str) -> str:
-    """One table cell of Markdown: pipes and backslashes escaped, no line breaks, no raw HTML."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
 def render_markdown(rows, by: str, note: str) -> str:
     parts = []
     for title, cols in sections(rows, by):
-        lines = [f"**{_md(title)}**", "", "| " + " | ".join(_md(header(c)) for c in cols) + " |",
+        lines = [f"**{md_text(title)}**", "", "| " + " | ".join(md_text(header(c)) for c in cols) + " |",
                  "|" + "|".join("---:" if _is_numeric(c) else "---" for c in cols) + "|"]
         for row in rows:
             cells = []
             for col in cols:
                 value, plus = cell_parts(row, col)
-                cells.append(_md(value if plus is None else f"{value} ± {plus}"))
+                cells.append(md_text(value if plus is None else f"{value} ± {plus}"))
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
-    return "\n\n".join(parts) + f"\n\n_{_md(note)}_\n"
+    return "\n\n".join(parts) + f"\n\n_{md_text(note)}_\n"
 
 
 def _flat_keys(rows) -> list[str]:
@@ -255,7 +263,10 @@ RENDERERS = {"markdown": render_markdown, "csv": render_csv, "json": render_json
 
 
 def render(rows, fmt: str, by: str, note: str, *, color: bool = False) -> str:
-    """The leaderboard in one format (the table format is plain text unless ``color``)."""
+    """The leaderboard in one format (the table format is plain text unless ``color``).
+
+    ``table`` is for the local user and keeps the store's names; every other format is a file that may be
+    published, so its rows go through :func:`public_rows`."""
     if fmt == "table":
         return render_table(rows, by, note, color=color)
-    return RENDERERS[fmt](rows, by, note)
+    return RENDERERS[fmt](public_rows(rows), by, note)

@@ -14,7 +14,7 @@ Builders:
 * :func:`build_tiny_m2m100`  - M2M100ForConditionalGeneration + M2M100Tokenizer (``__fr__``).
 * :func:`build_tiny_nllb`    - the same architecture + NllbTokenizer (``fra_Latn``).
 * :func:`build_tiny_causal_lm` - LlamaForCausalLM + byte-level BPE fast tokenizer, with or
-  without a chat template.
+  without a chat template (or a Gemma-3-style model with sliding-window layers).
 * :func:`write_tiny_gguf`    - an unquantised (F32) llama GGUF file made from a tiny causal LM.
 """
 from __future__ import annotations
@@ -368,14 +368,19 @@ def build_tiny_causal_lm(
     seed: int = 0,
     hidden_size: int = 32,
     vocab_size: int = 512,
+    sliding_window: int | None = None,
 ) -> Path:
     """LlamaForCausalLM (2 layers) + byte-level BPE fast tokenizer; ChatML template if asked.
 
     Special tokens: bos ``<s>``, eos ``</s>``, pad ``<pad>``, unk ``<unk>``, and ``<|im_start|>`` /
     ``<|im_end|>`` (the chat model also stops at ``<|im_end|>``). No BOS is added automatically.
+    With ``sliding_window``: a Gemma-3-style model instead (Gemma3ForCausalLM, 3 layers: sliding-window,
+    full and sliding-window attention, that window in tokens, an 8k context).
     """
     params = {"kind": "causal_lm", "chat_template": chat_template, "seed": seed,
               "hidden_size": hidden_size, "vocab_size": vocab_size}
+    if sliding_window is not None:
+        params["sliding_window"] = sliding_window
 
     def build(tmp: Path) -> None:
         from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -390,14 +395,28 @@ def build_tiny_causal_lm(
             tokenizer.chat_template = CHATML_TEMPLATE
         tokenizer.save_pretrained(tmp)
         ids = {t: tok.token_to_id(t) for t in CAUSAL_SPECIAL_TOKENS}
-        config = LlamaConfig(
-            vocab_size=tok.get_vocab_size(), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-            bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"],
-            tie_word_embeddings=False, rms_norm_eps=1e-5, initializer_range=0.2,
-        )
+        special = dict(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"])
+        if sliding_window is None:
+            config = LlamaConfig(
+                vocab_size=tok.get_vocab_size(), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                tie_word_embeddings=False, rms_norm_eps=1e-5, initializer_range=0.2, **special,
+            )
+            model_class = LlamaForCausalLM
+        else:
+            from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+            config = Gemma3TextConfig(
+                vocab_size=tok.get_vocab_size(), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=hidden_size // 4,
+                query_pre_attn_scalar=hidden_size // 4, max_position_embeddings=8192, sliding_window=sliding_window,
+                layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                tie_word_embeddings=False,  # tied, the scaled embeddings make a random model repeat its input
+                rms_norm_eps=1e-5, initializer_range=0.2, **special,
+            )
+            model_class = Gemma3ForCausalLM
         with _seeded(seed):
-            model = LlamaForCausalLM(config).eval()
+            model = model_class(config).eval()
         eos = [ids["</s>"], ids["<|im_end|>"]] if chat_template else ids["</s>"]
         _save_generation_config(model, bos_token_id=ids["<s>"], eos_token_id=eos, pad_token_id=ids["<pad>"],
                                 do_sample=False)
