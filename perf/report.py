@@ -57,8 +57,9 @@ SCRIPTS: tuple[Script, ...] = (
     Script("leaderboard", ("perf/leaderboard.py",),
            "full leaderboard over 1,000,000 judgement rows: DuckDB vs just-eval's loops over JSON files vs pandas",
            "< 1 s, >= 20x the JSON loops"),
-    Script("reliability", ("perf/reliability.py", "--only", "fault,malformed"),
-           "injected server faults and malformed inputs: lost rows, half-written files, tracebacks", "all 0"),
+    Script("reliability", ("perf/reliability.py", "--only", "fault,malformed,trust"),
+           "injected server faults, malformed inputs and trust probes (published secrets, unescaped names, "
+           "unhealed cells, silent exit 0): lost rows, half-written files, tracebacks", "all 0"),
 )
 
 

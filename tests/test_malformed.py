@@ -285,18 +285,25 @@ def _good_inputs(tmp_path: Path) -> dict[str, Path]:
     return {"translations": translations, "grid": grid}
 
 
-@pytest.mark.parametrize("under", [False, True], ids=["file", "under-a-file"])
-@pytest.mark.parametrize("command", ["build-dataset", "baselines-run"])
-def test_workspace_that_is_a_file(command, under, tmp_path):
-    """--workspace naming a file (or a folder inside a file): one line naming the path, before any work."""
+def good_command(command: str, tmp_path: Path) -> tuple[list[str], Path]:
+    """A valid ``build-dataset`` or ``baselines-run`` command line (inputs under ``tmp_path``) and its output
+    path. Reused by ``perf/reliability.py``."""
     inputs = _good_inputs(tmp_path)
-    blocker = tmp_path / "ws-file"
-    blocker.write_text("not a folder", encoding="utf-8")
-    ws = blocker / "sub" if under else blocker
     out = tmp_path / "out" / "result"
     args = (["build-dataset", "--source", str(DEMO), "--languages", "fr", "--translator",
              f"file:{inputs['translations']}", "--out", str(out)] if command == "build-dataset"
             else ["baselines", "run", "--config", str(inputs["grid"])])
+    return args, out
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["file", "under-a-file"])
+@pytest.mark.parametrize("command", ["build-dataset", "baselines-run"])
+def test_workspace_that_is_a_file(command, under, tmp_path):
+    """--workspace naming a file (or a folder inside a file): one line naming the path, before any work."""
+    args, out = good_command(command, tmp_path)
+    blocker = tmp_path / "ws-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    ws = blocker / "sub" if under else blocker
     from tests.helpers import run_main
 
     with _patched_env(_env()):

@@ -87,10 +87,9 @@ def _fill_store(ws: Path, source: list[dict]) -> None:
         workspace.close()
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory) -> dict:
-    """A release (with results) built from a store that holds raw names."""
-    root = tmp_path_factory.mktemp("published")
+def build_published(root: Path) -> dict:
+    """Under ``root``: a dataset built by ``build-dataset``, a store holding raw names (credentials, local
+    paths, markup) and the release (with results) built from them. Reused by ``perf/reliability.py``."""
     source = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines()]
     imports = root / "human.jsonl"
     imports.write_text("".join(json.dumps({"id": r["id"], "lang": "fr", "translation": f"[fr] {r['instruction']}"})
@@ -106,6 +105,12 @@ def published(tmp_path_factory) -> dict:
     proc = ok(run_cli("release", "--dataset", str(ds), "--version", "1.0.0", "--out", str(rel), "--results",
                       "--date", DATE, workspace=ws))
     return {"root": root, "ws": ws, "rel": rel, "stdout": proc.stdout}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict:
+    """A release (with results) built from a store that holds raw names."""
+    return build_published(tmp_path_factory.mktemp("published"))
 
 
 # --------------------------------------------------------------------------- the release
@@ -190,12 +195,22 @@ def test_markdown_filters_keep_values_inert(value):
 # --------------------------------------------------------------------------- leaderboard files, plots, compare
 
 
+BOARD_FORMATS = ("markdown", "csv", "json", "latex", "html")
+
+
+def leaderboard_files(ws: Path, folder: Path, formats: tuple[str, ...] = BOARD_FORMATS) -> dict[str, Path]:
+    """``bench leaderboard --format F --out folder/board.F`` for each format (two of the store's models)."""
+    files = {}
+    for fmt in formats:
+        files[fmt] = folder / f"board.{fmt}"
+        ok(run_cli("leaderboard", "--format", fmt, "--out", str(files[fmt]), "--model", LOCAL_MODEL, "--model",
+                   HTML_MODEL, workspace=ws))
+    return files
+
+
 def test_leaderboard_files_and_compare_json_publish_public_names(published, tmp_path):
     ws = published["ws"]
-    for fmt in ("markdown", "csv", "json", "latex", "html"):
-        target = tmp_path / f"board.{fmt}"
-        ok(run_cli("leaderboard", "--format", fmt, "--out", str(target), "--model", LOCAL_MODEL, "--model",
-                   HTML_MODEL, workspace=ws))
+    for fmt, target in leaderboard_files(ws, tmp_path).items():
         text = target.read_text(encoding="utf-8")
         assert_public(text, f"leaderboard --format {fmt}", markup=fmt in ("markdown", "html"))
         assert "host:8815" in text and "local-lm" in text
@@ -290,13 +305,18 @@ def test_leaderboard_plot_cli_with_a_mathtext_name(tmp_path):
 # --------------------------------------------------------------------------- push
 
 
+def push_dry_run(rel: Path) -> tuple[str, dict]:
+    """``push-to-hub --dry-run`` of a release: its output (both streams), then the ``--json`` plan."""
+    proc = ok(run_cli("push-to-hub", str(rel), "--repo-id", "org/just-eval-ml", "--dry-run", env={"HF_TOKEN": ""}))
+    plan = json.loads(ok(run_cli("push-to-hub", str(rel), "--repo-id", "org/just-eval-ml", "--dry-run", "--json",
+                                 env={"HF_TOKEN": ""})).stdout)
+    return proc.stdout + proc.stderr, plan
+
+
 def test_push_dry_run_plan_is_public(published, tmp_path):
-    proc = ok(run_cli("push-to-hub", str(published["rel"]), "--repo-id", "org/just-eval-ml", "--dry-run",
-                      env={"HF_TOKEN": ""}))
-    assert "openai:judge@http://host:8815/v1" in proc.stdout
-    assert_public(proc.stdout + proc.stderr, "push-to-hub --dry-run")
-    plan = json.loads(ok(run_cli("push-to-hub", str(published["rel"]), "--repo-id", "org/just-eval-ml",
-                                 "--dry-run", "--json", env={"HF_TOKEN": ""})).stdout)
+    output, plan = push_dry_run(published["rel"])
+    assert "openai:judge@http://host:8815/v1" in output
+    assert_public(output, "push-to-hub --dry-run")
     assert_public(plan["card"], "push plan card")
 
 

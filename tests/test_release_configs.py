@@ -21,10 +21,9 @@ from tests.helpers import REPO, run_cli, run_main
 DEMO = REPO / "benchmark" / "data" / "demo_instructions.jsonl"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """A dataset folder built by ``bench build-dataset`` (en source, fr and es by the file: translator)."""
-    root = tmp_path_factory.mktemp("release_configs")
+def build_dataset(root: Path) -> Path:
+    """``root/ds``: a dataset folder built by ``bench build-dataset`` (en source, fr and es by the file:
+    translator). Reused by ``perf/reliability.py``."""
     source = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines()]
     imports = root / "human.jsonl"
     imports.write_text("".join(json.dumps({"id": r["id"], "lang": lang, "translation": f"[{lang}] {r['instruction']}"})
@@ -34,6 +33,12 @@ def built(tmp_path_factory) -> Path:
                    "--out", str(out), workspace=root / "ws")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A dataset folder built by ``bench build-dataset`` (en source, fr and es by the file: translator)."""
+    return build_dataset(tmp_path_factory.mktemp("release_configs"))
 
 
 def _copy(built: Path, tmp_path: Path) -> Path:
