@@ -89,3 +89,16 @@ def percent_agreement(units: Iterable[Sequence[Hashable]]) -> float | None:
 
 def rounded(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(x, digits)
+
+
+def undefined_reason(units: Iterable[Sequence[Hashable]]) -> str | None:
+    """Why :func:`krippendorff_alpha` of ``units`` is undefined (None when it is defined): no unit with
+    two or more values, or every value the same (no disagreement is possible to measure)."""
+    pairable = [[v for v in u if v is not None] for u in units]
+    pairable = [u for u in pairable if len(u) >= 2]
+    if not pairable:
+        return "no item has two or more reviews"
+    values = {v for u in pairable for v in u}
+    if len(values) < 2:
+        return f"undefined: every review gave the same value ({next(iter(values))}), all reviewers agree"
+    return None

@@ -5,6 +5,8 @@
     bench annotate translations pull --dataset DIR [--json]
     bench annotate errors push [--languages fr] [--limit 200] [--min-submitted 2]
     bench annotate errors pull [--json]
+    bench annotate users add NAME... [--role annotator] [--password ...]   # reviewer accounts
+    bench annotate users list [--all-workspaces]
 
 Every command that talks to Argilla takes --api-url / --api-key (env ARGILLA_API_URL /
 ARGILLA_API_KEY; default: the local stack) and --workspace-name (default ``bench``).
@@ -107,6 +109,9 @@ def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_
         click.echo(f"{r['lang']}: {verb} {r['workspace']}/{r['dataset']}: {r['records']} records "
                    f"({r['new']} new, {r['updated']} updated), {r['min_submitted']} annotator(s) per record\n  {r['url']}",
                    err=True)
+        if r.get("dropped_label_suggestions"):
+            click.echo(f"  removed {r['dropped_label_suggestions']} pre-ticked error-label suggestion(s) of an older "
+                       "push (reviewers now tick labels themselves)", err=True)
 
 
 @translations.command("pull")
@@ -115,15 +120,17 @@ def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_
 @_prefix_opt
 @server_options
 @json_option()
-def translations_pull(dataset_dir, languages, prefix, api_url, api_key, workspace_name, as_json):
-    """Merge submitted reviews into the dataset folder; report coverage and agreement."""
+@click.pass_obj
+def translations_pull(ctx, dataset_dir, languages, prefix, api_url, api_key, workspace_name, as_json):
+    """Store every submitted review in the workspace store, merge them into the dataset folder; report
+    coverage and agreement (`bench release` exports the stored reviews as the `reviews` config)."""
     from annotation import translations as tr
     from annotation.client import connect
 
     langs = _langs(languages)
     tr.check_pull(Path(dataset_dir), langs)  # a bad folder fails before the server is asked
     conn = connect(api_url, api_key)
-    reports = tr.pull(conn, Path(dataset_dir), langs, workspace_name, prefix)
+    reports = tr.pull(conn, Path(dataset_dir), langs, workspace_name, prefix, store=ctx.workspace.store)
     if as_json:
         click.echo(json.dumps({"languages": reports, "rule": tr.RESOLUTION_RULE}, ensure_ascii=False, default=str))
     _print_translation_pull(reports)
@@ -148,8 +155,8 @@ def _print_translation_pull(reports) -> None:
           for status in ("post_edited", "approved", "rejected", "machine")],
         ("annotators", lambda r: len(r["annotators"])),
         ("items with 2+ reviews", lambda r: r["agreement"]["items_with_2plus_reviews"]),
-        ("rating alpha (ordinal)", lambda r: r["agreement"]["rating_alpha_ordinal"]),
-        ("decision alpha (nominal)", lambda r: r["agreement"]["decision_alpha_nominal"]),
+        ("rating alpha (ordinal)", lambda r: _alpha(r["agreement"], "rating")),
+        ("decision alpha (nominal)", lambda r: _alpha(r["agreement"], "decision")),
         ("decision % agreement", lambda r: r["agreement"]["decision_percent_agreement"]),
         ("error labels mean Jaccard", lambda r: r["agreement"]["error_labels_mean_jaccard"]),
     ]
@@ -157,6 +164,17 @@ def _print_translation_pull(reports) -> None:
         table.add_row(name, *[_fmt(get(r)) for r in reports])
     _console().print(table)
     click.echo("resolution: " + (reports[0]["rule"] if reports else ""), err=True)
+    for r in reports:
+        if r.get("stored_reviews") is not None:
+            click.echo(f"{r['lang']}: {r['stored_reviews']} submitted reviews stored (review set {r['review_set']!r}; "
+                       "`bench release` exports them as the `reviews` config)", err=True)
+
+
+def _alpha(agreement: dict, kind: str) -> str:
+    """The alpha, or why it is undefined (every reviewer agreeing leaves nothing to measure)."""
+    value = agreement.get(f"{kind}_alpha_nominal" if kind == "decision" else f"{kind}_alpha_ordinal")
+    note = agreement.get(f"{kind}_alpha_note")
+    return _fmt(value) if value is not None or not note else f"- ({note})"
 
 
 # -- critical errors -------------------------------------------------------------------------
@@ -230,6 +248,67 @@ def errors_pull(ctx, name, api_url, api_key, workspace_name, as_json):
     con.print(table)
     click.echo(f"pulled {r['pulled_annotations']} submitted annotations of {r['annotated_records']} of "
               f"{r['server_records']} records (coverage {_fmt(r['coverage'])}); {r['rule']}", err=True)
+    for c in r["none_with_labels"]:
+        click.echo(f"conflict: {c['annotator']} ticked 'No critical error' with {', '.join(c['labels'])} on "
+                   f"{c['response_id']}: the error labels were kept", err=True)
+
+
+# -- users -----------------------------------------------------------------------------------
+@annotate.group("users")
+def users() -> None:
+    """Reviewer accounts: create them and add them to the review workspace (owner key needed)."""
+
+
+@users.command("add")
+@click.argument("usernames", nargs=-1, required=True)
+@click.option("--password", envvar="ARGILLA_NEW_USER_PASSWORD", default=None,
+              help="Password of new users (env ARGILLA_NEW_USER_PASSWORD; asked, hidden, when missing). "
+                   "Existing users keep theirs.")
+@click.option("--role", type=click.Choice(["annotator", "admin"]), default="annotator", show_default=True)
+@server_options
+@json_option()
+def users_add(usernames, password, role, api_url, api_key, workspace_name, as_json):
+    """Create reviewers (when missing) and add them to the workspace (--workspace-name)."""
+    from annotation import users as us
+    from annotation.client import connect
+
+    conn = connect(api_url, api_key)
+    done = []
+    for name in usernames:
+        if password is None and us.find_user(conn, name) is None:
+            password = click.prompt(f"password for new user(s) ({us.MIN_PASSWORD}+ characters)", hide_input=True,
+                                    confirmation_prompt=True, err=True)
+        done.append(us.add_user(conn, name, password, role=role, workspace=workspace_name))
+    if as_json:
+        click.echo(json.dumps({"users": done}, ensure_ascii=False))
+    for r in done:
+        what = "created" if r["created"] else "exists"
+        where = "added to" if r["added_to_workspace"] else "already in"
+        click.echo(f"{r['username']} ({r['role']}): {what}, {where} workspace {r['workspace']}", err=True)
+
+
+@users.command("list")
+@click.option("--all-workspaces", is_flag=True, help="Every user of the server, not only the workspace's.")
+@server_options
+@json_option()
+def users_list(all_workspaces, api_url, api_key, workspace_name, as_json):
+    """Users of the workspace (--workspace-name) with their role and workspaces."""
+    from annotation import users as us
+    from annotation.client import connect
+
+    conn = connect(api_url, api_key)
+    rows = us.list_users(conn, None if all_workspaces else workspace_name)
+    if as_json:
+        click.echo(json.dumps({"users": rows}, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Argilla users ({'all' if all_workspaces else 'workspace ' + workspace_name})")
+    for col in ("username", "role", "workspaces"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["username"], r["role"], ", ".join(r["workspaces"]))
+    _console().print(table)
 
 
 def register(cli: click.Group) -> None:

@@ -107,6 +107,12 @@ class Connection:
             _raise_for(resp, self.url, path)
             return resp.json() if resp.content else None
 
+    def delete(self, path: str, **params) -> Any:
+        with server_errors(self.url):
+            resp = self.http.delete(path, params=params or None)
+            _raise_for(resp, self.url, path)
+            return resp.json() if resp.content else None
+
     def usernames(self) -> dict[str, str]:
         """user id -> username (only owners may list users; others get the ids)."""
         with server_errors(self.url):

@@ -1,5 +1,7 @@
 """Human confirmation of critical errors in model responses: push responses of the store to Argilla,
-pull the labels into the store, and score the detectors against them.
+pull the labels into the store, and score the detectors against them. "No critical error" ticked together with
+error labels is contradictory (Argilla cannot make one option exclusive): the error labels are kept and
+every such response is listed in the pull report (``none_with_labels``) and on stderr.
 
 Push (one dataset; record id = response_id, so pushing again updates and never duplicates, and keeps
 the responses annotators already gave):
@@ -44,29 +46,30 @@ LABEL_TITLES = {
     "empty": "Empty answer",
     "truncated": "Truncated (cut mid-answer)",
     "other": "Other critical error (say which in the comment)",
-    NO_ERROR: "No critical error",
+    NO_ERROR: "No critical error (tick it alone)",
 }
 
 GUIDELINES = """\
 # Confirming critical errors in model answers
 
-Each record is one instruction and one model's answer. A **critical error** makes the answer unusable
-whatever its other qualities. Tick every one you see, or **No critical error**:
+Each record is one instruction and one model's answer. A **critical error** makes the answer unusable \
+whatever its other qualities. Tick every one you see, or **No critical error** alone:
 
-- **Repetition loop**: the answer degenerates into repeating a token, phrase, sentence, list item or
-  paragraph (refrains in songs and long varied lists are not loops).
+- **Repetition loop**: the answer degenerates into repeating a token, phrase, sentence, list item or \
+paragraph (refrains in songs and long varied lists are not loops).
 - **Unintended code / markup**: code or markup although the instruction asked for nothing technical.
-- **Wrong language**: wholly or mostly not in the instruction's language (unless a language or a
-  translation was asked for).
-- **Format leak**: the answer runs on into prompt scaffolding (`# Query:`, `### Instruction`, `User:`
-  turns, `<|im_start|>`, `</s>`...).
+- **Wrong language**: wholly or mostly not in the instruction's language (unless a language or a \
+translation was asked for).
+- **Format leak**: the answer runs on into prompt scaffolding (`# Query:`, `### Instruction`, `User:` \
+turns, `<|im_start|>`, `</s>`...).
 - **Empty**: nothing, or only whitespace / punctuation.
 - **Truncated**: cut off mid-sentence or mid-list.
 - **Other**: any other error that makes the answer unusable; explain it in the comment.
 
-Pre-ticked labels are the automatic detectors' guesses (with their scores): untick the wrong ones.
-Judge usability only, not quality or correctness of facts. Several annotators may see each record:
-answer on your own.
+**No critical error** goes alone: ticked with an error label it is a contradiction, reported at pull time \
+(the error labels are kept). Pre-ticked labels are the automatic detectors' guesses (with their scores): \
+untick the wrong ones. Judge usability only, not quality or correctness of facts. Several annotators may \
+see each record: answer on your own.
 """
 
 
@@ -171,7 +174,7 @@ def pull(conn: Connection, ws: Workspace, *, name: str = DEFAULT_DATASET, worksp
         raise BenchError(f"no Argilla dataset {name!r} in workspace {workspace!r} at {conn.url}; "
                          "run `bench annotate errors push` first")
     users = conn.usernames()
-    rows, statuses, n_records = [], Counter(), 0
+    rows, statuses, n_records, conflicts = [], Counter(), 0, []
     for rec in conn.list_records(ds.id):
         n_records += 1
         for resp in rec.get("responses") or []:
@@ -179,7 +182,11 @@ def pull(conn: Connection, ws: Workspace, *, name: str = DEFAULT_DATASET, worksp
             if resp["status"] != "submitted":
                 continue
             values = resp.get("values") or {}
-            labels = sorted(set((values.get("labels") or {}).get("value") or []) - {NO_ERROR})
+            ticked = set((values.get("labels") or {}).get("value") or [])
+            labels = sorted(ticked - {NO_ERROR})
+            if NO_ERROR in ticked and labels:  # contradictory: the errors are kept, the conflict reported
+                conflicts.append({"response_id": str(rec["external_id"]),
+                                  "annotator": users.get(resp["user_id"], resp["user_id"]), "labels": labels})
             comment = (values.get("comment") or {}).get("value")
             when = parse_time(resp.get("updated_at") or resp.get("inserted_at"))
             rows.append([str(rec["external_id"]), users.get(resp["user_id"], resp["user_id"]), labels,
@@ -191,7 +198,7 @@ def pull(conn: Connection, ws: Workspace, *, name: str = DEFAULT_DATASET, worksp
     report = detector_report(ws)
     report.update({"dataset": name, "workspace": workspace, "server_records": n_records,
                    "pulled_annotations": len(rows), "responses": dict(statuses),
-                   "annotated_records": len({r[0] for r in rows}),
+                   "annotated_records": len({r[0] for r in rows}), "none_with_labels": conflicts,
                    "coverage": round(len({r[0] for r in rows}) / n_records, 3) if n_records else None})
     return report
 

@@ -6,16 +6,24 @@ every response annotators already gave, and never duplicates):
     fields     source (English instruction), translation (machine translation), qa (automatic QA
                flags with their evidence, when any)
     questions  quality   rating 1-5 (required)
-               post_edit text, pre-filled with the current translation as a suggestion (required)
+               post_edit text, pre-filled with the *machine translation* (required)
                errors    multi-label: accuracy, omission, addition, fluency, terminology, code_format,
-                         wrong_language, untranslated (optional); QA flags are shown as suggestions
+                         wrong_language, untranslated (optional); nothing pre-ticked
+
+    Independence: every reviewer of an item is shown the machine translation, never another reviewer's
+    work: the post-edit suggestion is always the MT (a re-push after a pull does not replace it with the
+    merged edit) and no error label is pre-ticked (the automatic QA flags are shown as text in the ``qa``
+    field; a re-push removes label suggestions an older version pre-ticked). Agreement is therefore
+    measured between independent reviews. Merged edits are adjudicated outside this review dataset.
     metadata   source_dataset, category, difficulty, qa_flags, qa_flagged, translation_system,
                source_chars, translation_chars, length_ratio (all filterable in the UI)
     settings   guidelines (below); task distribution min_submitted = K (each record is shown to
                annotators until K of them have submitted it: overlap for agreement)
 
-Pull reads every *submitted* response (drafts and discarded ones are ignored) and resolves the
-annotators of each record with this rule (documented in the card and in RESOLUTION_RULE):
+Pull reads every *submitted* response (drafts and discarded ones are ignored), stores each one in the
+workspace store (``translation_reviews``, :mod:`annotation.reviews`: reviewer, rating, decision, error
+labels, text, time) and resolves the annotators of each record with this rule (documented in the card
+and in RESOLUTION_RULE):
 
 1. Each reviewer's decision: ``post_edited`` if their post-edit differs from the machine
    translation (after whitespace normalisation), else ``rejected`` if they rated it 1 or 2, else
@@ -46,7 +54,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotation import agreement
+from annotation import reviews as review_store
 from annotation.client import Connection, ensure_workspace, find_dataset, server_errors
 from bench.errors import BenchError, InputError
 from benchmark import dataset_dir as dd
@@ -61,12 +69,7 @@ ERROR_LABELS = {
     "wrong_language": "Wrong language",
     "untranslated": "Untranslated (left in English)",
 }
-# automatic QA flag -> the error label it suggests
-QA_TO_ERROR = {
-    "untranslated": "untranslated", "wrong_language": "wrong_language", "truncated": "omission",
-    "code_altered": "code_format", "number_mismatch": "accuracy", "hallucinated_addition": "addition",
-    "repetition": "fluency",
-}
+MT_AGENT = "machine-translation"
 DECISIONS = ("post_edited", "rejected", "approved")   # also the tie-break order
 REJECT_AT_OR_BELOW = 2
 RESOLUTION_RULE = ("per reviewer: post_edited if the post-edit differs from the MT, else rejected if rated <= 2, "
@@ -76,23 +79,24 @@ RESOLUTION_RULE = ("per reviewer: post_edited if the post-edit differs from the 
 GUIDELINES = """\
 # Reviewing machine translations of benchmark instructions
 
-Each record is one instruction of the benchmark: the **English source** and its **machine translation**.
-The translation will be given to language models as the instruction to follow, so it must ask for
+Each record is one instruction of the benchmark: the **English source** and its **machine translation**. \
+The translation will be given to language models as the instruction to follow, so it must ask for \
 *exactly* the same thing as the source, in natural {language}.
 
-1. **Quality (1-5)**: 5 = perfect, publishable as is; 4 = minor issues (style, a word); 3 = understandable
-   but needs edits; 2 = meaning partly wrong or missing; 1 = unusable (wrong language, untranslated,
-   nonsense).
-2. **Post-edit**: the box is pre-filled with the current translation. Correct it so that it is a
-   faithful, fluent {language} instruction. If it is already right, leave it unchanged and submit.
+1. **Quality (1-5)**: 5 = perfect, publishable as is; 4 = minor issues (style, a word); 3 = understandable \
+but needs edits; 2 = meaning partly wrong or missing; 1 = unusable (wrong language, untranslated, nonsense).
+2. **Post-edit**: the box is pre-filled with the machine translation. Correct it so that it is a faithful, \
+fluent {language} instruction. If it is already right, leave it unchanged and submit.
    - Keep code, commands, variable names, URLs, numbers and formatting (lists, line breaks) as in the source.
    - Keep names, titles and quoted text that the task requires in the original language.
    - Do not answer the instruction, do not improve the source's own mistakes.
-3. **Errors**: tick every kind of error the *machine translation* had (before your edit).
-   Pre-ticked labels come from the automatic QA checks: untick them if they are wrong.
+3. **Errors**: tick every kind of error the *machine translation* had (before your edit). Nothing is \
+pre-ticked: the automatic QA checks, when they found something, are listed in the *Automatic QA flags* \
+field; decide for yourself whether they are right.
 
-Submit when done; *Discard* only if you cannot judge the record (it is then left to others).
-Several reviewers see each record: answer on your own, without looking for consensus.
+Submit when done; *Discard* only if you cannot judge the record (it is then left to others). Several \
+reviewers see each record, and each sees the machine translation, not the others' answers: answer on your \
+own, without looking for consensus.
 """
 
 
@@ -245,7 +249,6 @@ def make_record(row: dict[str, Any]):
 
     source = row["source_instruction"] or ""
     mt = row.get("machine_translation") or row["instruction"]
-    current = row["instruction"] or mt
     flags = list(row.get("qa_flags") or [])
     fields = {"source": source, "translation": mt}
     qa = _qa_text(row)
@@ -258,10 +261,8 @@ def make_record(row: dict[str, Any]):
         "source_chars": len(source), "translation_chars": len(mt),
         "length_ratio": round(len(mt) / len(source), 3) if source else None,
     }
-    suggestions = [rg.Suggestion("post_edit", current, agent="post-edit" if current != mt else "machine-translation")]
-    suggested_errors = sorted({QA_TO_ERROR[f] for f in flags if f in QA_TO_ERROR})
-    if suggested_errors:
-        suggestions.append(rg.Suggestion("errors", suggested_errors, agent="bench-qa"))
+    # the MT, never the merged edit of an earlier pull: reviewers of one item must not see each other's work
+    suggestions = [rg.Suggestion("post_edit", mt, agent=MT_AGENT)]
     return rg.Record(id=str(row["id"]), fields=fields, suggestions=suggestions,
                      metadata={k: v for k, v in metadata.items() if v is not None})
 
@@ -275,6 +276,29 @@ def _existing_ids(conn: Connection, dataset_id) -> set[str]:
         offset += len(items)
         if not items or offset >= page.get("total", 0):
             return ids
+
+
+def drop_label_suggestions(conn: Connection, dataset_id) -> int:
+    """Delete the pre-ticked ``errors`` suggestions an older push left on the records (they anchored the
+    reviewers' labels); returns how many were deleted."""
+    questions = conn.get(f"/api/v1/datasets/{dataset_id}/questions").get("items", [])
+    errors_id = next((q["id"] for q in questions if q["name"] == "errors"), None)
+    if errors_id is None:
+        return 0
+    stale, offset = {}, 0
+    while True:
+        page = conn.get(f"/api/v1/datasets/{dataset_id}/records", include="suggestions", offset=offset, limit=1000)
+        items = page.get("items", [])
+        for rec in items:
+            ids = [sg["id"] for sg in rec.get("suggestions") or [] if sg.get("question_id") == errors_id]
+            if ids:
+                stale[rec["id"]] = ids
+        offset += len(items)
+        if not items or offset >= page.get("total", 0):
+            break
+    for record_id, ids in stale.items():
+        conn.delete(f"/api/v1/records/{record_id}/suggestions", ids=",".join(ids))
+    return sum(len(v) for v in stale.values())
 
 
 def get_or_create_dataset(conn: Connection, name: str, workspace: str, settings, min_submitted: int,
@@ -320,8 +344,10 @@ def push(conn: Connection, dataset_path: Path, languages: list[str] | None = Non
         if records:
             with server_errors(conn.url):
                 ds.records.log(records, batch_size=min(200, len(records)))
+        dropped = 0 if created else drop_label_suggestions(conn, ds.id)
         ids = {str(r["id"]) for r in rows}
         reports.append({"lang": lang, "dataset": name, "workspace": workspace, "created": created,
+                        "dropped_label_suggestions": dropped,
                         "records": len(rows), "new": len(ids - before), "updated": len(ids & before),
                         "min_submitted": min_submitted,
                         "url": f"{conn.url}/dataset/{ds.id}/annotation-mode"})
@@ -432,20 +458,21 @@ def fetch_reviews(conn: Connection, dataset) -> tuple[dict[str, list[Review]], C
     return reviews, statuses, n
 
 
+def review_rows(reviews: dict[str, list[Review]], mt_by_id: dict[str, str], *, review_set: str, lang: str,
+                source: str) -> list[dict[str, Any]]:
+    """One row per submitted review (the ``translation_reviews`` columns of :mod:`annotation.reviews`)."""
+    return [{"review_set": review_set, "lang": lang, "item_id": item, "annotator": r.annotator, "rating": r.rating,
+             "decision": r.decision(mt_by_id.get(item, "")), "post_edit": r.post_edit, "errors": r.errors,
+             "machine_translation": mt_by_id.get(item), "source": source, "submitted_at": r.submitted_at}
+            for item, got in reviews.items() for r in got]
+
+
 def agreement_report(reviews: dict[str, list[Review]], mt_by_id: dict[str, str]) -> dict[str, Any]:
-    multi = {k: v for k, v in reviews.items() if len(v) >= 2}
-    ratings = [[r.rating for r in v] for v in multi.values()]
-    decisions = [[r.decision(mt_by_id.get(k, "")) for r in v] for k, v in multi.items()]
-    labels = [[r.errors for r in v] for v in multi.values()]
-    return {
-        "items_with_2plus_reviews": len(multi),
-        "rating_alpha_ordinal": agreement.rounded(agreement.krippendorff_alpha(ratings, "ordinal")),
-        "rating_alpha_interval": agreement.rounded(agreement.krippendorff_alpha(ratings, "interval")),
-        "decision_alpha_nominal": agreement.rounded(agreement.krippendorff_alpha(decisions, "nominal")),
-        "decision_percent_agreement": agreement.rounded(agreement.percent_agreement(decisions)),
-        "error_labels_mean_jaccard": agreement.rounded(agreement.mean_pairwise_jaccard(labels)),
-        "error_labels_alpha": {k: agreement.rounded(v) for k, v in agreement.per_label_alpha(labels, ERROR_LABELS).items()},
-    }
+    rows = review_rows(reviews, mt_by_id, review_set="", lang="", source="")
+    by_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_item[row["item_id"]].append(row)
+    return review_store.agreement_figures(list(by_item.values()), ERROR_LABELS)
 
 
 def with_review_columns(schema: pa.Schema) -> pa.Schema:
@@ -484,8 +511,9 @@ def merge_rows(rows: list[dict[str, Any]], reviews: dict[str, list[Review]]) -> 
 
 
 def pull(conn: Connection, dataset_path: Path, languages: list[str] | None = None, workspace: str = "bench",
-         prefix: str | None = None) -> list[dict[str, Any]]:
-    """Merge submitted reviews into the dataset folder; returns one report per language."""
+         prefix: str | None = None, store: Any = None) -> list[dict[str, Any]]:
+    """Store every submitted review in ``store`` (when given) and merge them into the dataset folder;
+    returns one report per language."""
     dataset_path = Path(dataset_path)
     langs = check_pull(dataset_path, languages)
     prefix = prefix or default_prefix(dataset_path)
@@ -499,6 +527,14 @@ def pull(conn: Connection, dataset_path: Path, languages: list[str] | None = Non
         min_submitted = ds.settings.distribution.min_submitted if ds.settings.distribution else 1
         fetched[lang] = (name, min_submitted, *fetch_reviews(conn, ds))
 
+    stored = {}
+    if store is not None:  # every reviewer's own answer, before the folder holds only the merged one
+        for lang, (name, _min, reviews, _statuses, _n) in fetched.items():
+            mt_by_id = {str(r["id"]): r.get("machine_translation") or r["instruction"]
+                        for r in read_rows(dataset_path, lang)}
+            stored[lang] = review_store.save(store, review_rows(
+                {k: v for k, v in reviews.items() if k in mt_by_id}, mt_by_id, review_set=prefix, lang=lang,
+                source=f"{workspace}/{name}"))
     all_langs = languages_in(dataset_path)
     schemas = {lang: pq.read_schema(dataset_path / lang / dd.PARQUET_NAME) for lang in all_langs}
     upgrade = any(s.get_field_index(c) == -1 for s in schemas.values() for c in dd.REVIEW_COLUMNS)
@@ -525,9 +561,10 @@ def pull(conn: Connection, dataset_path: Path, languages: list[str] | None = Non
             "reviewed": len(reviewed), "complete": sum(len(reviews[k]) >= min_submitted for k in reviewed),
             "coverage": round(len(reviewed) / len(rows), 3) if rows else None, "min_submitted": min_submitted,
             "responses": dict(statuses), "annotators": sorted({r.annotator for v in reviews.values() for r in v}),
+            "reviews_per_annotator": dict(sorted(Counter(r.annotator for v in reviews.values() for r in v).items())),
             "status_counts": dict(sorted(status_counts.items())), "changed_now": dict(changed),
             "agreement": agreement_report({k: reviews[k] for k in reviewed}, mt_by_id),
-            "rule": RESOLUTION_RULE,
+            "rule": RESOLUTION_RULE, "review_set": prefix, "stored_reviews": stored.get(lang),
         })
     return reports
 

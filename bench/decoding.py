@@ -71,3 +71,47 @@ def generate_greedy(model: Any, tokenizer: Any, batch_ids: Sequence[Sequence[int
                              temperature=None, top_p=None, top_k=None, **options)
     start = padded["input_ids"].shape[1]
     return [row[start:].tolist() for row in out]
+
+
+def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]], suffixes: Sequence[Sequence[int]],
+                     token_ids: Sequence[int], /, *, reuse_prompt: bool = True) -> list[list[list[float]]]:
+    """Next-token probabilities after every ``prompt + suffix``: ``out[row][suffix][k]`` is the softmax
+    probability (over the whole vocabulary, in float32) of ``token_ids[k]`` right after prompt ``row``
+    followed by suffix ``suffix``.
+
+    Prompts are left-padded into one batch. ``reuse_prompt``: the prompts run once and their keys/values
+    serve every suffix (one short forward per suffix, the cache cropped back after each); only for models
+    whose layers all attend to the full context (the caller checks). Otherwise every ``prompt + suffix``
+    is one row of a single batch. Both give the same numbers up to float rounding."""
+    import torch
+
+    if not suffixes or any(len(s) == 0 for s in suffixes):
+        raise ValueError("next_token_probs: every suffix needs at least one token")
+    ids = [list(p) for p in prompts]
+    select = torch.tensor(list(token_ids), dtype=torch.long)
+    with torch.inference_mode(), quiet_transformers():
+        if not reuse_prompt:
+            rows = [p + list(s) for p in ids for s in suffixes]
+            padded = tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt")
+            mask = padded["attention_mask"].to(model.device)
+            logits = model(input_ids=padded["input_ids"].to(model.device), attention_mask=mask,
+                           position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0), logits_to_keep=1).logits[:, -1]
+            probs = torch.softmax(logits.float(), dim=-1)[:, select.to(logits.device)].cpu()
+            return probs.view(len(ids), len(suffixes), len(select)).tolist()
+        padded = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+        mask = padded["attention_mask"].to(model.device)
+        width = mask.shape[1]
+        out = model(input_ids=padded["input_ids"].to(model.device), attention_mask=mask,
+                    position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0), use_cache=True, logits_to_keep=1)
+        cache, lengths = out.past_key_values, mask.long().sum(-1, keepdim=True)
+        result = torch.empty(len(ids), len(suffixes), len(select))
+        for j, suffix in enumerate(suffixes):
+            n = len(suffix)
+            step = torch.tensor([list(suffix)] * len(ids), dtype=torch.long, device=model.device)
+            full_mask = torch.cat([mask, torch.ones(len(ids), n, dtype=mask.dtype, device=mask.device)], dim=1)
+            position = lengths + torch.arange(n, device=mask.device)
+            logits = model(input_ids=step, attention_mask=full_mask, position_ids=position, past_key_values=cache,
+                           use_cache=True, logits_to_keep=1).logits[:, -1]
+            result[:, j] = torch.softmax(logits.float(), dim=-1)[:, select.to(logits.device)].cpu()
+            cache.crop(-n)  # back to the prompts alone (a negative count: every transformers version)
+        return result.tolist()

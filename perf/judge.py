@@ -5,12 +5,21 @@
    100 ms) and answers valid judge JSON: once with ``--concurrency`` (16), once with concurrency 1,
    each into a fresh workspace (so nothing comes from the cache). Items/s and the speedup are
    reported (the time counts selection, prompts, requests, parsing and the DuckDB writes).
-2. ``CriticalErrorDetector().detect_many`` over all shared outputs
+2. Local probability scoring (``--scoring probs``, :mod:`baselines.judging.prob_scoring`): the same
+   items judged by a tiny local chat model (``bench.testing.tiny_models.build_tiny_causal_lm``;
+   ``--prob-device``, default cuda when there is one, else CPU)
+   with ``--prob-batch-size`` (16) items per forward pass, then one item at a time, each into a fresh
+   workspace (English prompts, instruction and answer cut to 120 and 240 characters: the tiny model's
+   context is 2,048 tokens of a 512-token vocabulary), one backend with its model loaded: items/s of the
+   whole run and ``prob_scoring_batched_speedup`` (target >= 3); ``prob_forward_*``: the backend's
+   ``score_batch`` alone (no store).
+3. ``CriticalErrorDetector().detect_many`` over all shared outputs
    (``../shared/data/just-eval-instruct/outputs/*.jsonl``, 7,000 rows); null without ``../shared``.
 
-Last line: one JSON object (``concurrency_speedup``, ``detector_items_per_s`` first).
+Last line: one JSON object (``concurrency_speedup``, ``prob_scoring_batched_speedup``,
+``detector_items_per_s`` first).
 
-    python perf/judge.py [--items 96] [--latency-ms 100] [--concurrency 16]
+    python perf/judge.py [--items 96] [--latency-ms 100] [--concurrency 16] [--prob-batch-size 16]
 """
 from __future__ import annotations
 
@@ -100,12 +109,11 @@ def load_outputs(limit: int | None = None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def fill_workspace(ws: Workspace, items: list[dict]) -> None:
+def fill_workspace(ws: Workspace, items: list[dict], langs: tuple[str, ...] = ("en", "fr", "es")) -> None:
     key = run_key(model="bench", method="published")
-    langs = ("en", "fr", "es")
     rows = []
     for i, rec in enumerate(items):
-        lang = langs[i % 3]
+        lang = langs[i % len(langs)]
         category = "safety" if int(rec["id"]) >= 800 else "regular"
         rows.append([response_id(key, i, lang), key, "bench", "published", lang, str(i), rec["instruction"],
                      rec["output"], category])
@@ -139,6 +147,40 @@ def judge_timing(items: list[dict], base_url: str, concurrency: int, tmp: Path) 
             "requests": report.requests}
 
 
+def prob_items(items: list[dict]) -> list[dict]:
+    """English prompts, instruction and answer cut to 120 and 240 characters: the tiny model reads 2,048 tokens
+    of a 512-token vocabulary, and the judge prompt leaves room for short texts only."""
+    return [dict(r, instruction=r["instruction"][:120], output=r["output"][:240]) for r in items]
+
+
+def prob_timing(items: list[dict], backend, batch_size: int, tmp: Path) -> dict:
+    """One judge run (selection, prompts, forward passes, DuckDB writes) with ``batch_size`` items per pass;
+    the backend (its model already loaded) is shared by the runs."""
+    ws = Workspace(tmp / f"ws-probs-b{batch_size}")
+    fill_workspace(ws, prob_items(items), ("en",))
+    backend.chunk_size = batch_size
+    report = judge_responses(ws, "hf:tiny-judge", backend=backend)
+    ws.close()
+    assert report.judged == len(items) and report.failed == 0 and report.parse_failures == 0, report
+    assert report.scoring == "probs", report
+    return {"seconds": round(report.seconds, 3), "items_per_s": round(report.judged / report.seconds, 2)}
+
+
+def forward_timing(items: list[dict], backend, batch_size: int) -> float:
+    """Items/s of ``backend.score_batch`` alone (prompt rendering, tokenization, forward passes)."""
+    from baselines.judging.prompts import aspects_for, build_judge_messages, protocol_for_category
+
+    batch = []
+    for rec in prob_items(items):
+        protocol = protocol_for_category("safety" if int(rec["id"]) >= 800 else "regular")
+        batch.append((build_judge_messages(rec["instruction"], rec["output"], protocol, "en"), aspects_for(protocol)))
+    batch.sort(key=lambda b: (len(b[1]), -sum(len(m["content"]) for m in b[0])))
+    t0 = time.perf_counter()
+    for i in range(0, len(batch), batch_size):
+        backend.score_batch(batch[i:i + batch_size])
+    return round(len(batch) / (time.perf_counter() - t0), 2)
+
+
 def detector_timing() -> dict:
     if not OUTPUTS.is_dir():
         return {"detector_items_per_s": None, "detector_note": f"{OUTPUTS} not found"}
@@ -166,6 +208,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=96)
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--prob-batch-size", type=int, default=16)
+    parser.add_argument("--prob-device", default="auto", help="device of the tiny local judge (auto: cuda if any)")
     parser.add_argument("--skip-detector", action="store_true")
     args = parser.parse_args()
 
@@ -179,10 +223,29 @@ def main() -> None:
         concurrent = judge_timing(items, base_url, args.concurrency, tmp)
         peak = stats["max_inflight"]
         sequential = judge_timing(items, base_url, 1, tmp)
+        server.shutdown()
+        server.server_close()
+        from bench.testing.tiny_models import build_tiny_causal_lm
+
+        from baselines.judging.judge import make_backend
+
+        model_dir = build_tiny_causal_lm(tmp / "tiny-judge", chat_template=True)
+        backend = make_backend(f"hf:{model_dir}", device=args.prob_device, scoring="probs")
+        forward_timing(items[:2], backend, 2)  # load the model, the first forward pass
+        prob_batched = prob_timing(items, backend, args.prob_batch_size, tmp)
+        prob_single = prob_timing(items, backend, 1, tmp)
+        forward_batched = forward_timing(items, backend, args.prob_batch_size)
+        forward_single = forward_timing(items, backend, 1)
+        backend.close()
     finally:
         server.shutdown()
         server.server_close()
         shutil.rmtree(tmp, ignore_errors=True)
+    prob_speedup = prob_single["seconds"] / prob_batched["seconds"]
+    print(f"probability scoring (tiny local judge, {backend.device}): batch {args.prob_batch_size}: {prob_batched['seconds']} s "
+          f"({prob_batched['items_per_s']} items/s); one at a time: {prob_single['seconds']} s "
+          f"({prob_single['items_per_s']} items/s); speedup {prob_speedup:.1f}x; forward passes alone: "
+          f"{forward_batched} vs {forward_single} items/s", file=sys.stderr)
     speedup = sequential["seconds"] / concurrent["seconds"]
     print(f"judge: {len(items)} items, {args.latency_ms:g} ms latency; concurrency {args.concurrency}: "
           f"{concurrent['seconds']} s ({concurrent['items_per_s']} items/s, peak {peak} in flight); "
@@ -194,12 +257,19 @@ def main() -> None:
               f"({det['detector_items_per_s']} items/s; built in {det['detector_build_s']} s)", file=sys.stderr)
     result = {
         "concurrency_speedup": round(speedup, 2),
+        "prob_scoring_batched_speedup": round(prob_speedup, 2),
         "detector_items_per_s": det.pop("detector_items_per_s"),
         "items": len(items), "latency_ms": args.latency_ms, "concurrency": args.concurrency,
         "concurrent_seconds": concurrent["seconds"], "concurrent_items_per_s": concurrent["items_per_s"],
         "concurrent_peak_in_flight": peak,
         "sequential_seconds": sequential["seconds"], "sequential_items_per_s": sequential["items_per_s"],
-        "target_speedup": 8, "meets_target": speedup >= 8, **det,
+        "target_speedup": 8, "meets_target": speedup >= 8,
+        "prob_batch_size": args.prob_batch_size, "prob_device": backend.device, "prob_batched_items_per_s": prob_batched["items_per_s"],
+        "prob_single_items_per_s": prob_single["items_per_s"], "prob_batched_seconds": prob_batched["seconds"],
+        "prob_single_seconds": prob_single["seconds"], "prob_forward_batched_items_per_s": forward_batched,
+        "prob_forward_single_items_per_s": forward_single,
+        "prob_forward_batched_speedup": round(forward_batched / forward_single, 2), "prob_target_speedup": 3,
+        "prob_meets_target": prob_speedup >= 3, **det,
     }
     print(json.dumps(result))
 

@@ -50,8 +50,11 @@ SCRIPTS: tuple[Script, ...] = (
                                 "--new-tokens", "16", "--repeats", "1"),
            "the same on Gemma-3-270M (float32; sliding-window layers), when the demo models are installed",
            "prefix reuse >= 2x, identical outputs"),
+    Script("store", ("perf/store.py",),
+           "one store operation opening and closing the file (stages side by side) vs inside a held session"),
     Script("judge", ("perf/judge.py",),
-           "concurrent vs sequential judge requests (loopback server); critical-error detector throughput"),
+           "concurrent vs sequential judge requests (loopback server); local probability scoring batched vs one "
+           "at a time (target >= 3x); critical-error detector throughput"),
     Script("detectors", ("perf/detectors.py",), "critical-error detectors over the 7,000 shared answers",
            ">= 1,000 responses/s"),
     Script("leaderboard", ("perf/leaderboard.py",),

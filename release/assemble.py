@@ -8,6 +8,7 @@ A release folder is what gets pushed to the Hub as one commit::
     REL/responses/test-00000-of-00001.parquet        \
     REL/judgements/test-00000-of-00001.parquet        > with --results, when non-empty
     REL/critical_errors/test-00000-of-00001.parquet  /
+    REL/reviews/test-00000-of-00001.parquet  every human review (release/reviews_export.py), when the store has them
     REL/CHANGELOG.md                       this release's entry on top of the previous ones
     REL/MANIFEST.json                      SHA-256 + size of every other file, row counts, provenance
 
@@ -48,6 +49,8 @@ from release.manifest import (CARD_NAME, CHANGELOG_NAME, MANIFEST_FORMAT, MANIFE
                               parse_version)
 from release.results_export import CONFIG_DESCRIPTIONS, ResultsInfo, check_results, export_results
 from release.review_info import load_review_info
+from release.reviews_export import CONFIG as REVIEWS_CONFIG, DESCRIPTION as REVIEWS_DESCRIPTION, ReviewsInfo, \
+    export_reviews
 from release.values import percent
 
 PRETTY_NAME = "Multilingual Just-Eval-Instruct"
@@ -108,8 +111,12 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
                   judge: str | None = None, allow_unreviewed: bool = False, languages: Sequence[str] | None = None,
                   review_info: str | Path | None = None, previous: str | Path | None = None,
                   notes: str | None = None, date: str | None = None,
-                  pretty_name: str = PRETTY_NAME, source_dataset: str | None = None) -> ReleaseReport:
+                  pretty_name: str = PRETTY_NAME, source_dataset: str | None = None,
+                  review_set: str | None = None) -> ReleaseReport:
     """Validate ``dataset`` (+ the store's results), then write the release folder ``out``.
+
+    ``ws``: the workspace; its store gives the results (``results``) and the per-reviewer ``reviews``
+    config (reviews of ``review_set``, default the dataset folder's Argilla prefix, when it has any).
 
     ``source_dataset``: the Hub dataset the instructions come from (default: the build's source
     when it is a Hub id, else none: see :mod:`cards.provenance`)."""
@@ -159,10 +166,15 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
             write_config(staging, lang, data.rows[lang], data.schema)
         info = export_results(ws, staging, judge) if results else ResultsInfo()
         notes_out = [] if not results or info.counts else ["--results: the store has no responses; none included"]
-        row_counts = {lang: data.stats[lang].rows for lang in data.languages} | info.counts
-        names = [*data.languages, *info.counts]
+        revs = _export_reviews(ws, staging, data, review_set)
+        notes_out += [revs.note] if revs.note else []
+        review_counts = {REVIEWS_CONFIG: revs.rows} if revs.rows else {}
+        row_counts = {lang: data.stats[lang].rows for lang in data.languages} | review_counts | info.counts
+        names = [*data.languages, *review_counts, *info.counts]
         descriptions = {**{lang: f"instructions in {_language_name(lang)}" for lang in data.languages},
-                        **CONFIG_DESCRIPTIONS}
+                        REVIEWS_CONFIG: REVIEWS_DESCRIPTION, **CONFIG_DESCRIPTIONS}
+        if not review["reviewers"] and revs.reviewers:
+            review["reviewers"] = revs.reviewers
         card_configs = _card_configs(names, row_counts, descriptions)
         review_table = [{"lang": s.lang, "rows": s.rows, "counts": s.review_counts,
                          "coverage": percent(s.reviewed, s.rows)} for s in data.stats.values() if not s.is_source]
@@ -180,6 +192,7 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
             "configs": card_configs, "source": source, "translator": translator,
             "reviewers": review["reviewers"], "agreement": review["agreement"], "review_rule": review["rule"],
             "review_table": review_table,
+            "reviews": {"rows": revs.rows, "review_set": revs.review_set, "summary": revs.summary} if revs.rows else None,
             "unreviewed_total": sum(data.unreviewed.values()), "rejected_total": sum(data.rejected.values()),
             "qa_flag_names": QA_FLAG_NAMES, "qa_table": qa_table,
             "results": ({"models": info.models, "judges": info.judges, "detector_versions": info.detector_versions,
@@ -191,6 +204,7 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
             result_configs = [c for c in card_configs if c["name"] in info.counts]
             cards[RESULTS_CARD_NAME] = render("results_card.md.j2", {
                 **context, "configs": result_configs, "models": info.models, "judges": info.judges,
+                "judge_settings": info.judge_settings,
                 "detector_versions": info.detector_versions, "leaderboard_md": info.leaderboard_md,
                 "size_category": size_category(sum(info.counts.values()))})
         for name, text in cards.items():
@@ -206,6 +220,8 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
             "languages": data.languages, "allow_unreviewed": bool(allow_unreviewed and data.unreviewed),
             "source": source, "translator": translator,
             "review": {"reviewers": review["reviewers"], "agreement": review["agreement"], "rule": review["rule"],
+                       "per_reviewer": {"config": REVIEWS_CONFIG, "rows": revs.rows, "review_set": revs.review_set,
+                                        "languages": revs.summary} if revs.rows else None,
                        "languages": {
                 s.lang: {**s.review_counts, "coverage": round(s.coverage, 6)} for s in data.stats.values()}},
             "qa": {s.lang: {"flagged_rows": s.flagged, **s.qa_counts} for s in data.stats.values()},
@@ -233,6 +249,15 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
                          bytes=total + (out / MANIFEST_NAME).stat().st_size,
                          review_coverage={s.lang: round(s.coverage, 6) for s in data.stats.values() if not s.is_source},
                          unreviewed=data.unreviewed, rejected=data.rejected, notes=notes_out)
+
+
+def _export_reviews(ws: Any, staging: Path, data: Any, review_set: str | None) -> ReviewsInfo:
+    """The ``reviews`` config from the workspace store (read only; none without a store)."""
+    from annotation.translations import default_prefix
+
+    review_set = review_set or default_prefix(data.path)
+    store = ws.read_store if ws is not None and Path(ws.db_path).is_file() else None
+    return export_reviews(store, staging, data, review_set)
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

@@ -24,6 +24,9 @@ from bench.cli_options import json_option, languages_option
 @click.option("--review-info", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Reviewers and agreement for the card: the JSON of `bench annotate translations pull --json`, "
                    "or {reviewers: [names], agreement: text | {metric, value, items}}.")
+@click.option("--review-set", default=None, metavar="NAME",
+              help="Argilla dataset-name prefix whose stored reviews (`bench annotate translations pull`) become the "
+                   "`reviews` config (default: <dataset folder>-translation, as push/pull).")
 @click.option("--previous", type=click.Path(file_okay=False), default=None, metavar="REL",
               help="The previous release: its CHANGELOG.md is continued and data changes are listed.")
 @click.option("--notes", default=None, help="Free text for this release's CHANGELOG entry.")
@@ -34,8 +37,8 @@ from bench.cli_options import json_option, languages_option
                    "build's --source when it is a Hub id; a local source file is not claimed to be any dataset).")
 @json_option("Print the release report as JSON.")
 @click.pass_context
-def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, languages, review_info, previous,
-                notes, date, source_dataset, as_json) -> None:
+def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, languages, review_info, review_set,
+                previous, notes, date, source_dataset, as_json) -> None:
     """Assemble a versioned release folder: configs per language (+ results), cards, MANIFEST, CHANGELOG.
 
     \b
@@ -53,7 +56,7 @@ def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, la
         raise click.UsageError(f"missing {', '.join(missing)} (bench release --dataset DIR --version X.Y.Z --out REL)")
     from release.assemble import build_release
 
-    report = build_release(dataset, out, version, ws=ctx.obj.workspace if results else None, results=results,
+    report = build_release(dataset, out, version, ws=ctx.obj.workspace, results=results, review_set=review_set,
                            judge=judge, allow_unreviewed=allow_unreviewed,
                            languages=languages.split(",") if languages else None, review_info=review_info,
                            previous=previous, notes=notes, date=date, source_dataset=source_dataset)

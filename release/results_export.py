@@ -29,6 +29,7 @@ class ResultsInfo:
     counts: dict[str, int] = field(default_factory=dict)  # config -> rows (non-empty configs only)
     models: list[dict[str, Any]] = field(default_factory=list)
     judges: list[str] = field(default_factory=list)
+    judge_settings: list[dict[str, Any]] = field(default_factory=list)  # per judge and distinct settings
     detector_versions: list[str] = field(default_factory=list)
     leaderboard_md: str = ""
 
@@ -96,6 +97,7 @@ def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
     from baselines.leaderboard.queries import leaderboard_rows
     from baselines.leaderboard.render import render, settings_line
     from baselines.generation.run import export_responses
+    from baselines.judging.provenance import judge_settings
 
     store = ws.store
     info = ResultsInfo()
@@ -116,7 +118,9 @@ def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
             FROM responses GROUP BY model, model_revision ORDER BY model, model_revision NULLS FIRST"""):
         info.models.append({**row, "model": public_name(row["model"]), "responses": int(row["responses"])})
     judge_sql = "SELECT DISTINCT judge FROM judgements" + (" WHERE judge = ?" if judge else "") + " ORDER BY judge"
-    info.judges = sorted({public_name(r[0]) for r in store.query(judge_sql, [judge] if judge else [])})
+    stored_judges = [r[0] for r in store.query(judge_sql, [judge] if judge else [])]
+    info.judges = sorted({public_name(name) for name in stored_judges})
+    info.judge_settings = judge_settings(store, stored_judges)  # public names, for the results card
     if "critical_errors" in info.counts:
         info.detector_versions = [r[0] for r in store.query(
             "SELECT DISTINCT detector_version FROM critical_error_checks ORDER BY detector_version")]

@@ -70,6 +70,7 @@ def _language_problems(manifest: dict[str, Any], on_disk: set[str]) -> list[str]
     """Every language the manifest lists has its config, every language config is listed, and no
     data file on disk is left out of the configs (a release covers all its languages)."""
     from release.results_export import CONFIG_DESCRIPTIONS
+    from release.reviews_export import CONFIG as REVIEWS_CONFIG
 
     problems: list[str] = []
     configs = manifest["configs"]
@@ -79,7 +80,7 @@ def _language_problems(manifest: dict[str, Any], on_disk: set[str]) -> list[str]
             if lang not in configs:
                 problems.append(f"{MANIFEST_NAME}: languages lists '{lang}' but configs has no '{lang}' config")
         for name in configs:
-            if name not in CONFIG_DESCRIPTIONS and name not in languages:
+            if name not in CONFIG_DESCRIPTIONS and name != REVIEWS_CONFIG and name not in languages:
                 problems.append(f"{MANIFEST_NAME}: config '{name}' is not in languages {languages}")
     config_paths = {entry["path"] for entry in configs.values()}
     for name in sorted(on_disk - config_paths):

@@ -114,6 +114,28 @@ pid_of() {  # the PID recorded for a service, if that process still runs and is 
 
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
+port_holder() {  # port_holder PORT: which local Argilla stack listens on PORT (its data folder and pid)
+  local port=$1 p cmd dir
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+    case "$cmd" in
+      *argilla_server*"--port $port "*|*redis-server*":$port"*) dir=$(readlink "$p/cwd" 2>/dev/null) || continue
+        dir=${dir%/*} ;;                              # cwd is <stack>/server or <stack>/redis
+      *noida-db*"--elasticsearch-port $port"*) dir=${cmd#*--data-dir }; dir=${dir%% *}; dir=${dir%/es} ;;
+      *) continue ;;
+    esac
+    echo "the Argilla stack with data in $dir (pid ${p#/proc/}; stop it with ARGILLA_STACK_DIR=$dir $0 down)"
+    return 0
+  done
+  echo "another program"
+}
+
+port_taken() {  # port_taken PORT WHAT VARIABLE: exit with a message naming who holds the port
+  die "port $1 ($2) is held by $(port_holder "$1"); stop that, or give this stack free ports with" \
+      "ARGILLA_STACK_PORT / ARGILLA_STACK_REDIS_PORT / ARGILLA_STACK_ES_PORT (here: $3; then point bench at it with" \
+      "ARGILLA_API_URL=http://$HOST:<ARGILLA_STACK_PORT>)"
+}
+
 wait_for() {  # wait_for NAME SECONDS COMMAND...
   local name=$1 limit=$2; shift 2
   local deadline=$((SECONDS + limit))
@@ -155,13 +177,17 @@ cmd_up() {
   local t0=$SECONDS
   [ -f "$DATA/server/secret_key" ] || (umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > "$DATA/server/secret_key")
 
+  # every port is checked before anything starts: a second stack never leaves half its services running
+  pid_of redis >/dev/null || ! port_busy "$REDIS_PORT" || port_taken "$REDIS_PORT" redis ARGILLA_STACK_REDIS_PORT
+  pid_of noida >/dev/null || ! port_busy "$ES_PORT" || port_taken "$ES_PORT" "search engine" ARGILLA_STACK_ES_PORT
+  pid_of argilla >/dev/null || ! port_busy "$PORT" || port_taken "$PORT" argilla ARGILLA_STACK_PORT
   if ! pid_of redis >/dev/null; then
-    port_busy "$REDIS_PORT" && die "port $REDIS_PORT (redis) is taken by another program: set ARGILLA_STACK_REDIS_PORT"
+    port_busy "$REDIS_PORT" && port_taken "$REDIS_PORT" redis ARGILLA_STACK_REDIS_PORT
     start_bg redis redis-server --bind "$HOST" --port "$REDIS_PORT" --dir "$DATA/redis" --save '' \
       --appendonly no --protected-mode yes --daemonize no
   fi
   if ! pid_of noida >/dev/null; then
-    port_busy "$ES_PORT" && die "port $ES_PORT (search engine) is taken by another program: set ARGILLA_STACK_ES_PORT"
+    port_busy "$ES_PORT" && port_taken "$ES_PORT" "search engine" ARGILLA_STACK_ES_PORT
     start_bg noida "$(noida_bin)" start --data-dir "$DATA/es" --host "$HOST" --only elasticsearch --elasticsearch-port "$ES_PORT"
   fi
   wait_for redis 30 redis-cli -h "$HOST" -p "$REDIS_PORT" ping
@@ -169,7 +195,7 @@ cmd_up() {
 
   server_env
   if ! pid_of argilla >/dev/null; then
-    port_busy "$PORT" && die "port $PORT (argilla) is taken by another program: set ARGILLA_STACK_PORT"
+    port_busy "$PORT" && port_taken "$PORT" argilla ARGILLA_STACK_PORT
     (cd "$DATA/server" && "$VENV/bin/python" -m argilla_server database migrate) >>"$DATA/logs/argilla-setup.log" 2>&1 \
       || die "database migration failed (log: $DATA/logs/argilla-setup.log)"
     (cd "$DATA/server" && "$VENV/bin/python" -m argilla_server database users create_default --password "$DEFAULT_PASSWORD") \

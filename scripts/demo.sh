@@ -16,7 +16,6 @@
 # what is missing (GGUF conversions, translations, DPO, answers, judgements are all kept).
 #
 # Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads per process, default 1),
-# DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 15-40 more minutes on 2 cores).
 # Measured on 2 shared cores (fresh clone): `make demo` 9 min 43 s with the venv, the demo itself 502 s
 # (translation 105 s, DPO 104 s, 120 answers 218 s, judge 61 s); a rerun 35 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
@@ -39,7 +38,7 @@ export HF_DATASETS_DISABLE_PROGRESS_BARS=1
 THREADS=${DEMO_THREADS:-1}
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
-JUDGE_NAME=demo-judge-SmolLM2-135M-Instruct-bf16
+JUDGE_NAME=demo-judge-SmolLM2-135M-Instruct-probs
 GEMMA="$MODELS/gemma-3-270m-q4_k_m.gguf"
 SMOL="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 DPO_MODEL="$MODELS/gemma-3-270m-dpo"
@@ -193,35 +192,24 @@ step "3/4 bench errors scan: critical errors in every answer (loops, wrong langu
 b errors scan
 
 step "3/4 bench baselines judge: a small LOCAL judge (SmolLM2-135M-Instruct) -- mechanics only" "judge (local demo judge)"
-echo "  NOTE: a 135M-parameter judge cannot grade answers: its scores (and parse failures) only show the"
-echo "  mechanics (prompts, parsing, caching, storage, leaderboard). A real study points --judge at a strong"
-echo "  judge, e.g. --judge openai:<model>@<url> (a vLLM-served open model or a hosted one): docs/reproduce.md."
-JUDGE_RUNS=(--runs category=safety)
-if [ "${DEMO_JUDGE_ALL:-0}" = "1" ]; then
-  JUDGE_RUNS=()
-  echo "  DEMO_JUDGE_ALL=1: judging all 120 answers (multi-aspect prompts: 10-25 s per answer on 2 cores)"
-else
-  echo "  judged here: the safety items (2 items x 3 languages x 4 settings = 24 answers, short prompts);"
-  echo "  the 96 multi-aspect answers (long prompts) would take 15-40 min on 2 cores (DEMO_JUDGE_ALL=1 judges them too)"
-fi
-b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" ${JUDGE_RUNS[@]+"${JUDGE_RUNS[@]}"} \
-  --max-tokens 64 --repair-attempts 0 --max-parse-failure-rate 1 --batch-size 12 --dtype bfloat16
+echo "  NOTE: a 135M-parameter judge cannot grade answers: its scores only show the mechanics (prompts,"
+echo "  probability scoring, caching, storage, leaderboard). A real study points --judge at a strong judge,"
+echo "  e.g. --judge openai:<model>@<url> (a vLLM-served open model or a hosted one): docs/reproduce.md."
+echo "  every answer is judged on its aspects (5 for regular items, safety for safety items); a local judge"
+echo "  reads each score from its next-token probabilities over 1-5 (expected score, full distribution"
+echo "  stored), so no answer is left without a score by a parse failure"
+b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8
 
 step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
 # The judged answers: scores, their critical errors, bar chart + error heatmap.
 b leaderboard --judge "$JUDGE_NAME" --format markdown --out "$OUT/leaderboard.md" --plot "$OUT/leaderboard.png"
 echo "  judged answers: $OUT/leaderboard.md, bar chart $OUT/leaderboard.png;"
-echo "  critical-error heatmap of all 120 answers, judged or not: $OUT/leaderboard_errors.png"
-if [ "${DEMO_JUDGE_ALL:-0}" != "1" ]; then
-  # The unjudged regular items as a table: their critical-error rates (no scores).
-  b leaderboard --category regular --format markdown --out "$OUT/leaderboard-regular.md"
-  echo "  regular items (not judged here): $OUT/leaderboard-regular.md"
-fi
+echo "  critical-error heatmap of all 120 answers: $OUT/leaderboard_errors.png"
 
 # ------------------------------------------------------------------------------------------ release
 step "4/4 bench release + verify + push-to-hub --dry-run" "release + dry-run push"
 b release --dataset "$OUT/dataset" --version 0.1.0 --out "$OUT/release" --results --allow-unreviewed \
-  --notes "make demo: 10 demo instructions machine-translated by Gemma-3-270M; answers by 270M/135M models; demo judge SmolLM2-135M-Instruct (mechanics only)"
+  --notes "make demo: 10 demo instructions machine-translated by Gemma-3-270M; answers by 270M/135M models; demo judge SmolLM2-135M-Instruct, probability scoring (mechanics only)"
 b release verify "$OUT/release"
 b push-to-hub "$OUT/release" --repo-id your-name/multilingual-just-eval-demo --dry-run > "$OUT/push-dry-run.txt"
 sed -n '1,6p' "$OUT/push-dry-run.txt"

@@ -228,7 +228,11 @@ def test_translations_push_annotate_pull_merge_agreement_and_repush(tmp_path, se
     sugg = server.call("GET", f"/api/v1/records/{records['0']['id']}/suggestions")["items"]
     by_q = {s["question_id"]: s["value"] for s in sugg}
     assert by_q[settings_q["post_edit"]["id"]].startswith("[fr] What are three")
-    assert by_q[settings_q["errors"]["id"]] == ["untranslated"]                 # QA flag shown as a suggestion
+    assert settings_q["errors"]["id"] not in by_q            # nothing pre-ticked: the QA flag is shown as text
+    assert records["0"]["fields"]["qa"] == "untranslated: target ratio 0.95"
+    assert "pre-filled with the machine translation" in fr["guidelines"]
+    quality = next(line for line in fr["guidelines"].splitlines() if line.startswith("1. "))
+    assert "5 = perfect" in quality and "1 = unusable" in quality      # a paragraph is one line: not hard-wrapped
     meta = records["0"].get("metadata") or server.call("GET", f"/api/v1/records/{records['0']['id']}")["metadata"]
     assert meta["qa_flagged"] == "yes" and meta["source_dataset"] == "demo" and meta["source_chars"] > 0
 
@@ -284,17 +288,35 @@ def test_translations_push_annotate_pull_merge_agreement_and_repush(tmp_path, se
     assert {"reviewers", "reviewed_at"} <= set(schemas["en"].names)
     assert not list(ds_dir.rglob("*.tmp"))
 
+    # a label pre-ticked by an older push (as bench did before issue 18) is removed by the next push
+    server.call("PUT", f"/api/v1/records/{records['3']['id']}/suggestions",
+                json={"question_id": settings_q["errors"]["id"], "value": ["untranslated"], "agent": "bench-qa"})
     # re-push after partial annotation: updates in place, no duplicates, every response kept
     pushed2 = _cli_json("annotate", "translations", "push", *common, "--languages", "fr", "--min-submitted", "2",
                         env=argilla_env, workspace=ws)["datasets"]
     assert [(d["records"], d["new"], d["updated"], d["created"]) for d in pushed2] == [(10, 0, 10, False)]
+    assert pushed2[0]["dropped_label_suggestions"] == 1
     after = server.records(fr["id"])
     assert len(after) == 10 and sorted(after, key=int) == [str(i) for i in range(10)]
     assert sum(len(r["responses"]) for r in after.values()) == 13
-    # the re-pushed suggestion is the merged post-edit, the MT field is unchanged
+    # no anchoring: the re-pushed suggestion stays the MT (not the merged post-edit), the MT field is unchanged
     sugg = server.call("GET", f"/api/v1/records/{after['3']['id']}/suggestions")["items"]
-    assert "Édition de A" in [s["value"] for s in sugg]
+    assert [s["value"] for s in sugg] == [mt[3]]
     assert after["3"]["fields"]["translation"] == mt[3]
+
+    # every submitted review is in the store, with its reviewer, rating, decision, labels, text and time
+    from bench.workspace import Workspace
+
+    w = Workspace(ws)
+    stored = w.store.query_dicts("SELECT * FROM translation_reviews ORDER BY lang, item_id, annotator")
+    w.close()
+    assert len(stored) == 11 and {r["review_set"] for r in stored} == {"ds-translation"}
+    by = {(r["item_id"], r["annotator"]): r for r in stored}
+    r0 = by[("0", b["username"])]
+    assert (r0["rating"], r0["decision"], list(r0["errors"]), r0["lang"]) == (2, "post_edited", ["fluency", "untranslated"], "fr")
+    assert r0["post_edit"] == "Quelles sont trois façons simples de garder le basilic frais ?" and r0["submitted_at"]
+    assert by[("2", a["username"])]["decision"] == "rejected" and by[("1", a["username"])]["decision"] == "approved"
+    assert r0["source"] == f"{server.workspace}/ds-translation-fr" and r0["machine_translation"] == mt[0]
 
     # more work arrives: the second reviewer of item 4 approves -> tie edit/approve stays post_edited;
     # a pull merges it and leaves everything else as it was
@@ -309,6 +331,103 @@ def test_translations_push_annotate_pull_merge_agreement_and_repush(tmp_path, se
     for item in (0, 1, 2, 3):
         assert rows2[item] == rows[item]
     assert read_config(ds_dir, "es") == read_config(ds_dir, "es")  # still readable, untouched rows
+
+
+def _login(url: str, username: str, password: str) -> dict[str, str]:
+    """Sign in as the web UI does (POST /api/v1/token): headers for the reviewer's own requests."""
+    resp = httpx.post(f"{url}/api/v1/token", data={"username": username, "password": password}, timeout=30)
+    assert resp.status_code == 201, f"{username} cannot sign in: {resp.status_code} {resp.text[:300]}"
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+@pytest.mark.argilla
+def test_users_added_by_bench_review_independently_and_the_release_holds_every_review(tmp_path, server, argilla_env):
+    """Two reviewers created with `bench annotate users add`; after the first one's edit is pulled and the
+    dataset re-pushed, the second is offered the machine translation (not the edit); agreement comes from
+    the independent reviews; the release's `reviews` config and card carry every review and the agreement."""
+    ds_dir = _write_dataset(tmp_path / "ds", langs=("fr",))
+    ws = tmp_path / "ws"
+    common = ["--dataset", str(ds_dir), "--workspace-name", server.workspace]
+    _cli_json("annotate", "translations", "push", *common, "--min-submitted", "2", env=argilla_env, workspace=ws)
+
+    password = f"pw-{uuid.uuid4().hex[:12]}"
+    names = [f"rev-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    env = {**argilla_env, "ARGILLA_NEW_USER_PASSWORD": password}
+    proc = run_cli("annotate", "users", "add", *names, "--workspace-name", server.workspace, "--json",
+                   workspace=ws, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert password not in proc.stdout + proc.stderr                     # the password is never printed
+    added = json.loads(proc.stdout.strip().splitlines()[-1])["users"]
+    server.users.extend({"id": u["id"]} for u in added)                  # deleted with the workspace
+    assert [(u["username"], u["role"], u["created"], u["added_to_workspace"]) for u in added] == [
+        (names[0], "annotator", True, True), (names[1], "annotator", True, True)]
+    again = _cli_json("annotate", "users", "add", names[0], "--workspace-name", server.workspace, env=env,
+                      workspace=ws)["users"]
+    assert (again[0]["created"], again[0]["added_to_workspace"]) == (False, False)   # idempotent
+    listed = _cli_json("annotate", "users", "list", "--workspace-name", server.workspace, env=argilla_env,
+                       workspace=ws)["users"]
+    assert {(u["username"], u["role"]) for u in listed} >= {(n, "annotator") for n in names}
+    assert all(u["workspaces"] == [server.workspace] for u in listed if u["username"] in names)
+
+    first, second = (_login(server.url, n, password) for n in names)
+    fr = server.dataset(server.workspace, "ds-translation-fr")
+    records = server.records(fr["id"])
+    mt = {str(r["id"]): r["machine_translation"] for r in read_config(ds_dir, "fr")}
+    post_edit_q = next(q["id"] for q in server.call("GET", f"/api/v1/datasets/{fr['id']}/questions")["items"]
+                       if q["name"] == "post_edit")
+
+    def offered(headers: dict, item: str) -> str:
+        """The post-edit text the reviewer's UI is pre-filled with (the record's suggestion)."""
+        resp = httpx.get(f"{server.url}/api/v1/records/{records[item]['id']}/suggestions", headers=headers, timeout=30)
+        assert resp.status_code == 200, resp.text[:300]
+        return next(s["value"] for s in resp.json()["items"] if s["question_id"] == post_edit_q)
+
+    def answer(headers: dict, item: str, rating: int, text: str, errors=()) -> None:
+        values = {"quality": {"value": rating}, "post_edit": {"value": text}}
+        if errors:
+            values["errors"] = {"value": list(errors)}
+        resp = httpx.post(f"{server.url}/api/v1/records/{records[item]['id']}/responses", headers=headers, timeout=30,
+                          json={"values": values, "status": "submitted"})
+        assert resp.status_code == 201, resp.text[:300]
+
+    edit = "Quelles sont trois façons simples de garder le basilic frais ?"
+    for item in records:  # the first reviewer: item 0 post-edited, the rest approved as offered
+        answer(first, item, 3 if item == "0" else 5, edit if item == "0" else offered(first, item),
+               ["untranslated"] if item == "0" else ())
+    _cli_json("annotate", "translations", "pull", *common, env=argilla_env, workspace=ws)
+    assert read_config(ds_dir, "fr")[0]["instruction"] == edit                # merged into the folder
+    _cli_json("annotate", "translations", "push", *common, "--min-submitted", "2", env=argilla_env, workspace=ws)
+
+    # the second reviewer is offered the machine translation, not the first reviewer's merged edit
+    assert offered(second, "0") == mt["0"] != edit
+    for item in ("0", "1"):  # and accepts what is offered: an approval, not a copy of the first one's edit
+        answer(second, item, 4, offered(second, item))
+    report = _cli_json("annotate", "translations", "pull", *common, env=argilla_env, workspace=ws)["languages"][0]
+    agreement = report["agreement"]
+    assert agreement["items_with_2plus_reviews"] == 2
+    assert agreement["decision_percent_agreement"] == 0.5                       # item 0: post_edited vs approved
+    assert agreement["decision_alpha_nominal"] == round(
+        krippendorff_alpha([["post_edited", "approved"], ["approved", "approved"]], "nominal"), 3)
+    assert agreement["error_labels_mean_jaccard"] == 0.5                        # ["untranslated"] vs [] ; [] vs []
+    assert report["stored_reviews"] == 12 and report["reviews_per_annotator"] == {names[0]: 10, names[1]: 2}
+    assert read_config(ds_dir, "fr")[0]["review_status"] == "post_edited"       # tie -> conservative
+
+    rel = tmp_path / "rel"
+    proc = run_cli("release", "--dataset", str(ds_dir), "--version", "1.0.0", "--out", str(rel), "--date", "2026-01-02",
+                   "--json", workspace=ws, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["configs"]["reviews"] == 12
+    rows = pq.read_table(rel / "reviews" / PARQUET_NAME).to_pylist()
+    assert len(rows) == 12 and {r["reviewer"] for r in rows} == set(names)
+    by = {(r["id"], r["reviewer"]): r for r in rows}
+    assert (by[(0, names[0])]["decision"], by[(0, names[0])]["post_edit"], by[(0, names[0])]["rating"],
+            by[(0, names[0])]["error_labels"]) == ("post_edited", edit, 3, ["untranslated"])
+    assert (by[(0, names[1])]["decision"], by[(0, names[1])]["post_edit"]) == ("approved", mt["0"])
+    assert all(r["submitted_at"] is not None for r in rows)
+    card = (rel / "README.md").read_text(encoding="utf-8")
+    alpha = agreement["decision_alpha_nominal"]
+    assert f"| fr | 10 | 10 | 100.0% | 12 | 2 | 2 | {alpha:.3f} | 0.500 |" in card
+    assert run_cli("release", "verify", str(rel), workspace=ws).returncode == 0
 
 
 def _stack_dir() -> Path:
@@ -471,15 +590,19 @@ def test_errors_push_annotate_pull_precision_recall(tmp_path, server, argilla_en
         if kind != "cut":
             server.respond(b, records[ids[kind]], {"labels": lb})
     server.respond(b, records[ids["cut"]], {"labels": lb}, "draft")   # not submitted: not pulled
+    c = server.add_annotator(server.workspace)                      # contradictory: 'none' with an error label
+    server.respond(c, records[ids["cut"]], {"labels": ["none", "truncated"]})
 
     report = _cli_json("annotate", "errors", "pull", *common, env=argilla_env, workspace=ws)
-    assert (report["pulled_annotations"], report["annotated_records"], report["annotated_responses"]) == (7, 4, 4)
-    assert report["responses"] == {"submitted": 7, "draft": 1}
+    assert (report["pulled_annotations"], report["annotated_records"], report["annotated_responses"]) == (8, 4, 4)
+    assert report["responses"] == {"submitted": 8, "draft": 1}
+    assert report["none_with_labels"] == [{"response_id": ids["cut"], "annotator": c["username"], "labels": ["truncated"]}]
 
     w = Workspace(ws)
     stored = w.store.query("SELECT response_id, annotator, labels, comment FROM error_annotations ORDER BY 1, 2")
     w.close()
-    assert len(stored) == 7
+    assert len(stored) == 8
+    assert by_c_cut(stored, ids["cut"], c["username"]) == ["truncated"]     # the error label is kept
     by = {(r[0], r[1]): (list(r[2]), r[3]) for r in stored}
     assert by[(ids["fine"], a["username"])] == ([], "a on fine")       # 'none' is stored as no label
     assert by[(ids["loop"], b["username"])] == (["repetition_loop"], None)
@@ -495,12 +618,33 @@ def test_errors_push_annotate_pull_precision_recall(tmp_path, server, argilla_en
         assert m["precision"] == (round(tp / (tp + fp), 3) if tp + fp else None)
         assert m["recall"] == (round(tp / (tp + fn), 3) if tp + fn else None)
     assert report["labels"]["empty"]["tp"] == 1 and report["labels"]["empty"]["precision"] == 1.0
-    assert report["agreement"]["items_with_2plus_annotators"] == 3
+    assert report["agreement"]["items_with_2plus_annotators"] == 4
 
     # pushing again: no duplicates, responses kept; pulling again does not duplicate rows
     again = _cli_json("annotate", "errors", "push", *common, "--min-submitted", "2", env=argilla_env, workspace=ws)
     assert (again["records"], again["new"], again["updated"], again["created"]) == (4, 0, 4, False)
     after = server.records(ds["id"])
-    assert len(after) == 4 and sum(len(r["responses"]) for r in after.values()) == 8
+    assert len(after) == 4 and sum(len(r["responses"]) for r in after.values()) == 9
     report2 = _cli_json("annotate", "errors", "pull", *common, env=argilla_env, workspace=ws)
-    assert report2["annotations"] == 7 and report2["labels"] == report["labels"]
+    assert report2["annotations"] == 8 and report2["labels"] == report["labels"]
+
+
+def by_c_cut(stored, response_id: str, annotator: str) -> list[str]:
+    return next(list(r[2]) for r in stored if (r[0], r[1]) == (response_id, annotator))
+
+
+@pytest.mark.argilla
+def test_a_second_stack_names_the_stack_holding_its_ports_and_starts_nothing(tmp_path):
+    stack = _stack_dir()
+    if not (stack / "pids" / "argilla.pid").is_file():
+        skip_or_fail(f"no local stack at {stack} (pids/argilla.pid): start it with `make argilla-up`")
+    other = tmp_path / "second" / "argilla"
+    for ports in ({}, {"ARGILLA_STACK_REDIS_PORT": str(_free_port())}):  # redis free: the search engine's port
+        env = {**os.environ, "ARGILLA_STACK_DIR": str(other), **ports}
+        proc = subprocess.run(["bash", str(REPO / "scripts" / "argilla_stack.sh"), "up"], env=env, text=True,
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        line = proc.stderr.strip().splitlines()[-1]
+        assert f"held by the Argilla stack with data in {stack.resolve()}" in line, line
+        assert ("(redis)" if not ports else "(search engine)") in line and "ARGILLA_STACK_PORT" in line
+        assert not list((other / "pids").glob("*.pid"))                # nothing of the second stack was started

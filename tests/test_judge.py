@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -507,7 +508,8 @@ def test_local_hf_judge_stores_missing_scores(ws, tiny_causal_lm_dir):
     rows = add_responses(ws, 5)
     spec = f"hf:{tiny_causal_lm_dir}"
     with pytest.raises(JudgeStopped, match="no usable score") as info:  # every score missing: stored, run fails
-        judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", max_parse_failure_rate=1.0)
+        judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", max_parse_failure_rate=1.0,
+                        scoring="text")
     report = info.value.report
     judge = f"hf:{tiny_causal_lm_dir.name}"  # the folder's name, never the user's absolute path
     assert (report.judge, report.judged, report.failed, report.repairs) == (judge, 5, 0, 5)
@@ -518,7 +520,7 @@ def test_local_hf_judge_stores_missing_scores(ws, tiny_causal_lm_dir):
         call = cs[r["response_id"]]
         assert isinstance(call["raw"], str) and call["error"].startswith("parse: ")
         assert call["prompt_tokens"] > 0
-    again = judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", retry_missing=False)
+    again = judge_responses(ws, spec, max_tokens=6, batch_size=4, device="cpu", retry_missing=False, scoring="text")
     assert again.selected == 0 and again.requests == 0
 
 
@@ -541,6 +543,22 @@ def na_everywhere(body: dict) -> str:
     return json.dumps({a: {"reason": "cannot say", "score": "N/A"} for a in aspects})
 
 
+def seeded_workspace(ws_dir: Path, n: int, **options) -> list[dict]:
+    """A workspace at ``ws_dir`` holding ``n`` responses (:func:`add_responses`), closed for the CLI to open."""
+    w = Workspace(ws_dir)
+    try:
+        return add_responses(w, n, **options)
+    finally:
+        w.close()
+
+
+def missing_cells(ws: Workspace, rows: list[dict], judge: str | None = None) -> int:
+    """Score cells (response x aspect its category asks for) that hold no score: no row, or a null score."""
+    got = judgements(ws, judge)
+    return sum(got.get(r["response_id"], {}).get(a, {}).get("score") is None
+               for r in rows for a in (("safety",) if r["category"] == "safety" else MULTI_ASPECTS))
+
+
 def rounds(ws: Workspace) -> dict[str, set]:
     """response_id -> the judgements.rounds values of its rows."""
     out: dict[str, set] = {}
@@ -558,10 +576,11 @@ def test_rerun_heals_missing_scores(ws):
             judge_responses(ws, spec_for(proxy), concurrency=2, repair_attempts=0, max_parse_failure_rate=1.0,
                             client_options=FAST)
         assert all(j["score"] is None for v in judgements(ws).values() for j in v.values())
+        assert missing_cells(ws, rows) == 6 * len(MULTI_ASPECTS)
         judge.broken = False
         healed = judge_responses(ws, spec_for(proxy), concurrency=2, client_options=FAST)
     assert (healed.selected, healed.retried, healed.judged, healed.parse_failures) == (6, 6, 6, 0)
-    assert proxy.requests == 12
+    assert proxy.requests == 12 and missing_cells(ws, rows) == 0
     got = judgements(ws)
     for r in rows:
         assert {a: got[r["response_id"]][a]["score"] for a in MULTI_ASPECTS} == {
@@ -605,9 +624,7 @@ def test_missing_scores_retried_a_bounded_number_of_times(tmp_path, scripted):
 
 def test_auth_failure_stops_at_once_with_one_line(tmp_path):
     ws_dir = tmp_path / "ws"
-    w = Workspace(ws_dir)
-    add_responses(w, 10)
-    w.close()
+    seeded_workspace(ws_dir, 10)
     with FaultProxy(plan=lambda body, n: "401", model="judge") as proxy:
         res = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", spec_for(proxy),
                        "--concurrency", "2", "--json")
@@ -623,9 +640,7 @@ def test_auth_failure_stops_at_once_with_one_line(tmp_path):
 def test_run_without_any_usable_score_fails(tmp_path, ws):
     # all N/A: nothing to rank; the command fails with one line (the answers are stored, visibly N/A)
     ws_dir = tmp_path / "cli-ws"
-    w = Workspace(ws_dir)
-    add_responses(w, 5)
-    w.close()
+    seeded_workspace(ws_dir, 5)
     with FaultProxy(responder=na_everywhere, model="judge") as proxy:
         res = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", spec_for(proxy),
                        "--repair-attempts", "0", "--json")

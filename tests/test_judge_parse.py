@@ -414,13 +414,29 @@ def test_templates_are_pinned_to_the_prompt_version():
     from baselines.judging.prompts import TEMPLATES_DIR
 
     digest = hashlib.sha256()
-    names = sorted(f.name for f in TEMPLATES_DIR.glob("*.txt"))
+    names = sorted(f.name for f in TEMPLATES_DIR.glob("*.txt") if f.name != "score-prefix.txt")  # pinned below
     assert names == sorted([*(f"{p}.{lang}.txt" for p in PROTOCOLS for lang in JUDGE_LANGUAGES),
                             *(f"user.{lang}.txt" for lang in JUDGE_LANGUAGES)])
     for name in names:
         digest.update(name.encode() + b"\0" + (TEMPLATES_DIR / name).read_bytes() + b"\0")
     assert (PROMPT_VERSION, digest.hexdigest()) == ("bench-judge-v1", TEMPLATES_DIGEST), (
         "a judge template changed: bump PROMPT_VERSION, then update TEMPLATES_DIGEST")
+
+
+# sha256 of templates/score-prefix.txt under SCORING_VERSION "probs-v1" (probability scoring, issue 15)
+SCORE_PREFIX_DIGEST = "e48e5bfc75a27d6698bf00031664195b49771f488b16cc1d702d633e3e9ae8a6"
+
+
+def test_score_prefix_is_pinned_to_the_scoring_version():
+    """Editing the score prefix without bumping SCORING_VERSION would reuse cached probability scores."""
+    import hashlib
+
+    from baselines.judging.prob_scoring import SCORING_VERSION
+    from baselines.judging.prompts import TEMPLATES_DIR
+
+    digest = hashlib.sha256((TEMPLATES_DIR / "score-prefix.txt").read_bytes()).hexdigest()
+    assert (SCORING_VERSION, digest) == ("probs-v1", SCORE_PREFIX_DIGEST), (
+        "the score prefix changed: bump SCORING_VERSION, then update SCORE_PREFIX_DIGEST")
 
 
 def test_a_template_whose_contract_lacks_an_aspect_is_refused(tmp_path, monkeypatch):

@@ -98,6 +98,11 @@ def _fill_store(ws: Path, source: list[dict]) -> None:
         _insert(store, "responses", responses)
         _insert(store, "judgements", judgements)
         _insert(store, "critical_error_checks", checks)
+        from baselines.judging.provenance import record_judge_settings
+
+        record_judge_settings(store, "judge-x", {"backend": "hf", "model": "/home/ana/models/judge-x.gguf",
+                                                 "fingerprint": "sha256:ab12", "dtype": "bfloat16", "device": "cuda",
+                                                 "prompt_version": "bench-judge-v1", "scoring": "probs"}, "run-1")
     finally:
         workspace.close()
 
@@ -209,6 +214,10 @@ def test_cards_parse_and_validate_offline(pipeline):
     assert [c["config_name"] for c in results.data.configs] == ["responses", "judgements", "critical_errors"]
     assert "| `tiny-lm` | `abc123` | urial, zero-shot | en, es, fr | 60 |" in results.text
     assert "**Just-Eval leaderboard**" in results.text and "repetition loop" in results.text
+    # the judge's provenance (issue 15): its settings, the model file by its name only
+    assert ("- `judge-x`: backend `hf`; device `cuda`; dtype `bfloat16`; fingerprint `sha256:ab12`; model "
+            "`judge-x.gguf`; prompt\\_version `bench-judge-v1`; scoring `probs`") in results.text
+    assert "/home/ana" not in (rel / "RESULTS.md").read_text()
     changelog = (rel / "CHANGELOG.md").read_text()
     assert changelog.startswith("# Changelog\n\n## 1.0.0 — 2025-03-01\n")
     assert "fr 100.0% (post_edited 1, approved 8, rejected 1, unreviewed 0)" in changelog

@@ -308,19 +308,20 @@ def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[
                 continue
             ref, identity, chat_hash = _model_identity(grid, entry, cache_dir)
             settings: list[_Setting] = []
-            for method in entry.method_list:
-                for lang in langs:
-                    plan = plan_method(method, lang, grid, chat_hash, entry.display_name)
-                    params = grid.decoding.params(plan.stops)
-                    key_fields = {**identity, "method": method, "prompt_format": plan.prompt_format,
-                                  "prompt_hash": plan.prompt_hash, "decoding": params.key(), "code": CODE_VERSION}
-                    key = run_key(**key_fields)
-                    done = _existing_items(store, key, lang)
-                    todo = [row for row in items[lang] if str(row["id"]) not in done]
-                    rep = SettingReport(entry.display_name, method, lang, key, items=len(items[lang]),
-                                        existing=len(items[lang]) - len(todo))
-                    report.settings.append(rep)
-                    settings.append(_Setting(entry, lang, plan, params, key, identity, todo, rep))
+            with store.session():  # what is already stored, in one open of the store
+                for method in entry.method_list:
+                    for lang in langs:
+                        plan = plan_method(method, lang, grid, chat_hash, entry.display_name)
+                        params = grid.decoding.params(plan.stops)
+                        key_fields = {**identity, "method": method, "prompt_format": plan.prompt_format,
+                                      "prompt_hash": plan.prompt_hash, "decoding": params.key(), "code": CODE_VERSION}
+                        key = run_key(**key_fields)
+                        done = _existing_items(store, key, lang)
+                        todo = [row for row in items[lang] if str(row["id"]) not in done]
+                        rep = SettingReport(entry.display_name, method, lang, key, items=len(items[lang]),
+                                            existing=len(items[lang]) - len(todo))
+                        report.settings.append(rep)
+                        settings.append(_Setting(entry, lang, plan, params, key, identity, todo, rep))
             planned.append((entry, ref, settings))
         stale = _superseded(store, [s for _, _, settings in planned for s in settings])
         if stale and not replace:

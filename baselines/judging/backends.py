@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 from bench.openai_client import DEFAULT_BASE_URL, ChatClient, ChatError, ChatFailure, ChatResult, parse_openai_spec
 from baselines.judging.naming import endpoint_tag, judge_name
+from baselines.judging.prob_scoring import resolve_scoring
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -20,12 +21,15 @@ class JudgeBackend:
 
     ``workers`` tasks run at once, each of up to ``chunk_size`` requests; ``complete_batch`` returns one
     :class:`ChatResult` or :class:`ChatFailure` per request and never raises for one bad item.
+    ``scoring``: ``text`` (answers are parsed) or ``probs`` (``score_batch`` reads the scores from the
+    judge's next-token distribution: :mod:`baselines.judging.prob_scoring`).
     """
 
     spec: str
     name: str  # default judge name (judgements.judge): baselines.judging.naming.judge_name of the spec
     workers: int = 1
     chunk_size: int = 1
+    scoring: str = "text"
 
     def identity(self) -> dict[str, Any]:
         """What, besides the messages, decides the answer (enters the prompt hash)."""
@@ -33,6 +37,14 @@ class JudgeBackend:
 
     def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
         raise NotImplementedError
+
+    def score_batch(self, batch: Sequence[tuple[list[dict], Sequence[str]]]) -> list[Any]:
+        """``(messages, aspects)`` items -> one ``ScoredResult`` or :class:`ChatFailure` each (``probs`` scoring)."""
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """The judge's settings for provenance (store and results card): public names only, no credentials."""
+        return {"backend": type(self).__name__, "scoring": self.scoring}
 
     def requests_sent(self) -> int:
         return 0
@@ -48,7 +60,7 @@ class OpenAIJudge(JudgeBackend):
     string or a loopback port (:func:`baselines.judging.naming.judge_name`)."""
 
     def __init__(self, spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
-                 client_options: Mapping[str, Any] | None = None):
+                 client_options: Mapping[str, Any] | None = None, scoring: str = "auto"):
         self.spec = spec
         self.model, self.base_url = parse_openai_spec(spec)
         self.params: dict[str, Any] = {"temperature": 0.0}
@@ -63,6 +75,7 @@ class OpenAIJudge(JudgeBackend):
         self._endpoint = endpoint_tag(self.base_url)
         self.workers = concurrency
         self.chunk_size = 1
+        self.scoring = resolve_scoring(scoring, ("text",), "text", self.name)
 
     def identity(self) -> dict[str, Any]:
         # the base URL is left out: the same model behind another address answers the same (the name
@@ -71,6 +84,10 @@ class OpenAIJudge(JudgeBackend):
         if self._endpoint:
             identity["endpoint"] = self._endpoint
         return identity
+
+    def settings(self) -> dict[str, Any]:
+        return {"backend": "openai", "model": self.name.partition(":")[2], "scoring": self.scoring,
+                "temperature": self.params.get("temperature"), "max_tokens": self.params.get("max_tokens")}
 
     def complete_batch(self, batch: Sequence[list[dict]]) -> list[Outcome]:
         out: list[Outcome] = []

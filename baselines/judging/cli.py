@@ -38,6 +38,10 @@ from bench.cli_options import batch_size_option, device_option, dtype_option, js
               help="Re-ask responses whose stored scores are missing (unreadable), up to --max-attempts rounds.")
 @click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Judging rounds per response when missing scores are re-asked (the first one included).")
+@click.option("--scoring", type=click.Choice(["auto", "probs", "text"]), default="auto", show_default=True,
+              help="How scores are read: probs = from the judge's next-token probabilities of 1-5 (local judges; "
+                   "never fails to parse), text = its JSON answer, parsed; auto = probs for local judges, text for "
+                   "openai:.")
 @click.option("--repair-attempts", type=click.IntRange(0, 5), default=1, show_default=True,
               help="Follow-up requests asking for valid JSON when a score is unreadable.")
 @batch_size_option("Batch size (local judges).", default=8, minimum=1)
@@ -47,8 +51,8 @@ from bench.cli_options import batch_size_option, device_option, dtype_option, js
 @json_option("Print the report as one JSON object on stdout.")
 @click.pass_obj
 def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit, price_in, price_out, max_tokens,
-              judge_name, timeout, retry_missing, max_attempts, repair_attempts, batch_size, device, dtype,
-              as_json) -> None:
+              judge_name, timeout, retry_missing, max_attempts, scoring, repair_attempts, batch_size, device,
+              dtype, as_json) -> None:
     """Judge the stored responses this judge has not judged yet, and re-ask missing scores (resumable;
     cached calls are free). Exits 2 with one line when the credentials are refused, a failure rate passes
     its threshold, or no usable score came back."""
@@ -67,7 +71,7 @@ def judge_cmd(ctx, judge_spec, runs, concurrency, max_parse_failure_rate, limit,
                                  max_parse_failure_rate=max_parse_failure_rate, limit=limit, price_per_1k=price,
                                  max_tokens=max_tokens, judge_name=judge_name, repair_attempts=repair_attempts,
                                  batch_size=batch_size, device=device, dtype=dtype, timeout=timeout,
-                                 retry_missing=retry_missing, max_attempts=max_attempts)
+                                 retry_missing=retry_missing, max_attempts=max_attempts, scoring=scoring)
     except JudgeStopped as exc:
         _show(exc.report, as_json)
         raise

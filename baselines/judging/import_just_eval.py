@@ -310,14 +310,9 @@ def _check_conflicts(store, files: Sequence[PreparedFile]) -> None:
     import pyarrow as pa
 
     ids = pa.table({"response_id": list(outputs), "output": [v[0] for v in outputs.values()]})
-    with store._lock:
-        store.con.register("_import_check", ids)
-        try:
-            clashes = store.con.execute(
-                "SELECT r.response_id, r.model, r.item_id FROM responses r JOIN _import_check c USING (response_id) "
-                "WHERE r.output <> c.output ORDER BY r.model, r.item_id LIMIT 1").fetchall()
-        finally:
-            store.con.unregister("_import_check")
+    clashes = store.query(
+        "SELECT r.response_id, r.model, r.item_id FROM responses r JOIN _import_check c USING (response_id) "
+        "WHERE r.output <> c.output ORDER BY r.model, r.item_id LIMIT 1", tables={"_import_check": ids})
     if clashes:
         rid, model, item_id = clashes[0]
         path, index = outputs[rid][1], outputs[rid][2]

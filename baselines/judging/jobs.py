@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from bench.openai_client import ChatResult
 from baselines.judging.parse import ERR_NOT_APPLICABLE, AspectScore, ParsedJudgement, repair_prompt
+from baselines.judging.prob_scoring import ScoreDistribution, ScoredResult, parsed_from_scores
 
 
 def unreadable_aspects(parsed: ParsedJudgement) -> list[str]:
@@ -54,6 +55,7 @@ class JudgeJob:
     source: str = "original"  # which answer the parse comes from: original | repair-<n>
     last_raw: str | None = None  # the answer the next repair quotes
     repairs: list[dict[str, Any]] = field(default_factory=list)  # {raw, used, error}
+    scores: dict[str, ScoreDistribution | None] | None = None  # probability scoring: per aspect
     attempts: int = 0
     prior_rounds: int = 0  # judging rounds this prompt had before this run's (missing scores re-asked)
     prompt_tokens: int = 0
@@ -72,8 +74,18 @@ class JudgeJob:
 
     def state_json(self) -> dict[str, Any]:
         assert self.parsed is not None
-        return {**_parsed_to_json(self.parsed), "source": self.source, "repairs": self.repairs,
-                "last_raw": self.last_raw}
+        state = {**_parsed_to_json(self.parsed), "source": self.source, "repairs": self.repairs,
+                 "last_raw": self.last_raw}
+        if self.scores is not None:
+            state["distributions"] = {a: None if d is None else d.to_json() for a, d in self.scores.items()}
+        return state
+
+    def take_scores(self, result: ScoredResult) -> None:
+        """A probability-scored answer: the distributions, and the expected scores as the parse."""
+        self.add(result)  # type: ignore[arg-type]
+        self.scores = {a: result.scores.get(a) for a in self.aspects}
+        self.parsed = parsed_from_scores(self.scores, self.aspects)
+        self.source = "probs"
 
     def restore(self, row: Mapping[str, Any]) -> None:
         """Load a judge_calls row (a finished answer, or one awaiting its repair)."""
@@ -81,6 +93,9 @@ class JudgeJob:
         self.raw = row["raw"]
         self.parsed = _parsed_from_json(state, self.aspects)
         self.source = state.get("source", "original")
+        if state.get("distributions") is not None:
+            dists = state["distributions"]
+            self.scores = {a: None if dists[a] is None else ScoreDistribution.from_json(dists[a]) for a in self.aspects}
         self.repairs = list(state.get("repairs") or [])
         self.last_raw = state.get("last_raw") or row["raw"]
         self.attempts = int(row["attempts"] or 0)
@@ -97,12 +112,22 @@ class JudgeJob:
 
 
 
+def score_columns(job: JudgeJob, aspect: str) -> list[Any]:
+    """``judgements`` columns scoring, score_distribution, score_argmax, score_entropy, score_mass of one aspect."""
+    if job.scores is None:
+        return ["text", None, None, None, None]
+    dist = job.scores.get(aspect)
+    if dist is None:
+        return ["probs", None, None, None, None]
+    return ["probs", list(dist.probs), dist.argmax, dist.entropy, dist.mass]
+
+
 def restore_job(job: JudgeJob, row: Mapping[str, Any]) -> bool:
     """Load a cached judge_calls row into ``job``; False (and ``job`` reset) when it cannot be read."""
     try:
         job.restore(row)
         return True
     except (KeyError, TypeError, ValueError):
-        job.raw = job.parsed = job.last_raw = None
+        job.raw = job.parsed = job.last_raw = job.scores = None
         job.repairs, job.attempts, job.prompt_tokens, job.completion_tokens = [], 0, 0, 0
         return False

@@ -34,6 +34,14 @@ as ``score NULL`` with its ``error`` (``missing``, ``unparseable judge output``,
 ``repair pending`` or ``failed: <reason>`` (the request failed after the client's retries: nothing
 is written to ``judgements``, so the next run retries it).
 
+Scoring (``scoring``; :mod:`baselines.judging.prob_scoring`): ``text`` parses the judge's JSON answer
+(above); ``probs`` (the default for local judges) reads each aspect's score from the judge's next-token
+distribution over the tokens 1-5 -- ``judgements.score`` is the expected score, with the distribution,
+argmax, entropy and mass beside it -- so nothing needs parsing or repair. The mode enters the backend
+identity (so the prompt hash): text and probs answers never share a cache entry, and one judge name keeps
+one mode (:func:`baselines.judging.provenance.check_same_scoring`). The judge's settings are stored per
+run (``runs.params['settings']``, table ``judge_settings``) for the results card.
+
 The judge's name (``judgements.judge``): :func:`baselines.judging.naming.judge_name` of ``--name`` or of
 the spec -- no credentials, query string or local path, and a loopback server's port left out (the
 same local judge on a new port keeps its judgements); rows stored under older forms of the name are
@@ -65,10 +73,12 @@ from bench.errors import BenchError
 from bench.openai_client import ChatFailure
 from bench.public_names import public_name
 from baselines.judging.backends import DEFAULT_MAX_TOKENS, JudgeBackend, Outcome
-from baselines.judging.jobs import JudgeJob, needs_repair, parse_quality, restore_job, unreadable_aspects
+from baselines.judging.jobs import JudgeJob, needs_repair, parse_quality, restore_job, score_columns, unreadable_aspects
 from baselines.judging.naming import adopt_older_names, check_same_model, judge_name as stable_judge_name
 from baselines.judging.parse import parse_judgement
+from baselines.judging.prob_scoring import ScoredResult
 from baselines.judging.prompts import PROMPT_VERSION, aspects_for, build_judge_messages, protocol_for_category
+from baselines.judging.provenance import check_same_scoring, record_judge_settings
 from baselines.judging.report import JudgeReport, JudgeStopped
 from baselines.judging.selection import MAX_ATTEMPTS, count_exhausted, select_responses
 from baselines.run_filters import parse_run_filters
@@ -83,13 +93,16 @@ ERR_PARSE = "parse: "
 
 def make_backend(spec: str, *, concurrency: int = 16, max_tokens: int | None = DEFAULT_MAX_TOKENS,
                  batch_size: int = 8, device: str = "auto", dtype: str = "auto",
-                 cache_dir: str | Path | None = None, client_options: Mapping[str, Any] | None = None) -> JudgeBackend:
-    """The backend for a judge SPEC: ``openai:<model>[@<base_url>]``, ``hf:``/``llm:<id|path>`` or a local path."""
+                 cache_dir: str | Path | None = None, client_options: Mapping[str, Any] | None = None,
+                 scoring: str = "auto") -> JudgeBackend:
+    """The backend for a judge SPEC: ``openai:<model>[@<base_url>]``, ``hf:``/``llm:<id|path>`` or a local path.
+
+    ``scoring``: ``auto`` (probs for local judges, text for OpenAI-compatible ones), ``probs`` or ``text``."""
     from bench.specs import parse_spec
 
     parsed = parse_spec("judge", spec)
     return parsed.build(parsed.spec, concurrency=concurrency, max_tokens=max_tokens, client_options=client_options,
-                        batch_size=batch_size, device=device, dtype=dtype, cache_dir=cache_dir)
+                        batch_size=batch_size, device=device, dtype=dtype, cache_dir=cache_dir, scoring=scoring)
 
 
 # --------------------------------------------------------------------------- cache key
@@ -141,12 +154,12 @@ class _Run:
         return [self.judge, job.prompt_hash, job.response_id, job.protocol, job.raw,
                 None if parsed is None else json.dumps(parsed, ensure_ascii=False), error, job.attempts,
                 job.prompt_tokens, job.completion_tokens, self._cost(job.prompt_tokens, job.completion_tokens),
-                self.report.run_id, rounds]
+                self.report.run_id, rounds, self.backend.scoring]
 
     def _judgement_rows(self, job: JudgeJob, rounds: int) -> list[list[Any]]:
         assert job.parsed is not None
         return [[r["response_id"], self.judge, job.protocol, aspect, s.score, s.raw_score, s.reason, s.error,
-                 self.report.run_id, rounds]
+                 self.report.run_id, rounds, *score_columns(job, aspect)]
                 for r in job.responses for aspect, s in job.parsed.aspects.items()]
 
     def flush(self, notify: bool = True) -> None:
@@ -160,13 +173,14 @@ class _Run:
                 chunk = calls[i:i + 200]
                 con.execute(
                     "INSERT OR REPLACE INTO judge_calls (judge, prompt_hash, response_id, protocol, raw, parsed, error, "
-                    "attempts, prompt_tokens, completion_tokens, cost_usd, run_id, rounds) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)), [v for r in chunk for v in r])
+                    "attempts, prompt_tokens, completion_tokens, cost_usd, run_id, rounds, scoring) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)), [v for r in chunk for v in r])
             for i in range(0, len(judgements), 500):
                 chunk = judgements[i:i + 500]
                 con.execute(
                     "INSERT OR REPLACE INTO judgements (response_id, judge, protocol, aspect, score, raw_score, reason, "
-                    "error, run_id, rounds) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    "error, run_id, rounds, scoring, score_distribution, score_argmax, score_entropy, score_mass) "
+                    "VALUES " + ", ".join(["(" + ", ".join(["?"] * 15) + ")"] * len(chunk)),
                     [v for r in chunk for v in r])
         if notify:
             for action in after:
@@ -257,6 +271,10 @@ class _Run:
             if isinstance(outcome, ChatFailure):
                 self.store_failure(job, outcome)
                 return False
+            if isinstance(outcome, ScoredResult):  # read from probabilities: nothing to parse or repair
+                job.take_scores(outcome)
+                self.finalize(job)
+                return False
             job.add(outcome)
             job.raw = job.last_raw = outcome.text
             job.parsed = parse_judgement(outcome.text, job.aspects)
@@ -304,6 +322,7 @@ def judge_responses(
     retry_missing: bool = True,
     max_attempts: int = MAX_ATTEMPTS,
     timeout: float | None = None,
+    scoring: str = "auto",
 ) -> JudgeReport:
     """Judge the stored responses that ``judge_spec`` has not judged yet; see the module docstring.
 
@@ -315,7 +334,8 @@ def judge_responses(
     ``client_options``: extra :class:`ChatClient` arguments (timeout, max_retries, backoff_base, api_key...);
     ``timeout``: seconds per request (OpenAI-compatible judges; default 120);
     ``retry_missing``: re-ask responses whose stored scores are missing (unreadable), until they had
-    ``max_attempts`` judging rounds; ``on_item(event)``: called after each item is persisted (an exception
+    ``max_attempts`` judging rounds; ``scoring``: ``auto`` | ``probs`` | ``text`` (:func:`make_backend`);
+    ``on_item(event)``: called after each item is persisted (an exception
     there stops the run, as Ctrl-C would). Raises :class:`JudgeStopped` when the run stops or produced no
     usable score (after persisting).
     """
@@ -345,7 +365,8 @@ def judge_responses(
         root = getattr(ws, "root", None)  # the cache folder is made by whoever downloads into it first
         cache_dir = Path(root) / "cache" if root is not None else getattr(ws, "cache_dir", None)
         backend = make_backend(judge_spec, concurrency=concurrency, max_tokens=max_tokens, batch_size=batch_size,
-                               device=device, dtype=dtype, cache_dir=cache_dir, client_options=client_options)
+                               device=device, dtype=dtype, cache_dir=cache_dir, client_options=client_options,
+                               scoring=scoring)
     try:
         store = ws.store
         return _judge(store, backend, stable_judge_name(judge_name or backend.name), filters=filters, limit=limit,
@@ -359,7 +380,7 @@ def judge_responses(
                               "max_parse_failure_rate": max_parse_failure_rate, "max_failure_rate": max_failure_rate,
                               "repair_attempts": repair_attempts, "limit": limit, "max_tokens": max_tokens,
                               "price_per_1k": list(price_per_1k) if price_per_1k else None,
-                              "min_sample": min_sample, "batch_size": batch_size})
+                              "min_sample": min_sample, "batch_size": batch_size, "scoring": backend.scoring})
     finally:
         if own_backend:
             backend.close()
@@ -373,16 +394,21 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
 
     started = time.perf_counter()
     identity = backend.identity()
-    check_same_model(store, COMMAND, judge, identity)
-    _, notes = adopt_older_names(store, COMMAND, judge, identity)
-    rows = select_responses(store, judge, filters, limit, retry_missing=retry is not None,
-                            max_attempts=retry or MAX_ATTEMPTS)
-    report = JudgeReport(judge=judge, selected=len(rows), cost_usd=0.0 if price_per_1k else None, notes=notes)
-    if retry is not None:
-        report.exhausted = count_exhausted(store, judge, filters, retry)
-    run_params = {**params, "judge": judge, "identity": identity, "prompt_version": PROMPT_VERSION,
-                  "filters": filters, "selected": len(rows)}
-    report.run_id = store.start_run(COMMAND, run_params)
+    with store.session():  # the selection in one open of the store (other bench processes wait meanwhile)
+        check_same_model(store, COMMAND, judge, identity)
+        check_same_scoring(store, judge, backend.scoring)
+        _, notes = adopt_older_names(store, COMMAND, judge, identity)
+        rows = select_responses(store, judge, filters, limit, retry_missing=retry is not None,
+                                max_attempts=retry or MAX_ATTEMPTS)
+        report = JudgeReport(judge=judge, selected=len(rows), cost_usd=0.0 if price_per_1k else None, notes=notes,
+                             scoring=backend.scoring)
+        if retry is not None:
+            report.exhausted = count_exhausted(store, judge, filters, retry)
+        settings = {**backend.settings(), "prompt_version": PROMPT_VERSION}
+        run_params = {**params, "judge": judge, "identity": identity, "prompt_version": PROMPT_VERSION,
+                      "filters": filters, "selected": len(rows), "settings": settings}
+        report.run_id = store.start_run(COMMAND, run_params)
+        record_judge_settings(store, judge, settings, report.run_id)
 
     # distinct prompts (identical prompts are sent once)
     jobs: dict[str, JudgeJob] = {}
@@ -430,6 +456,8 @@ def _judge(store: Any, backend: JudgeBackend, judge: str, *, filters: dict[str, 
                 if run.stop_reason:
                     break
             report.retried = sum(len(j.responses) for j in originals if j.prior_rounds)
+            if backend.scoring == "probs":  # batches of one protocol and similar prompt lengths (less padding)
+                originals = deque(sorted(originals, key=lambda j: (j.protocol, -sum(len(m["content"]) for m in j.messages))))
             run.flush()
             if not run.stop_reason:
                 _pump(run, backend, originals, repairs)
@@ -466,6 +494,9 @@ def _pump(run: _Run, backend: JudgeBackend, originals: deque[JudgeJob], repairs:
         while not run.stop_reason and len(pending) < 2 * backend.workers and (repairs or originals):
             source, stage = (repairs, "repair") if repairs else (originals, "original")
             chunk = [source.popleft() for _ in range(min(backend.chunk_size, len(source)))]
+            if backend.scoring == "probs":
+                pending[pool.submit(backend.score_batch, [(j.messages, j.aspects) for j in chunk])] = (stage, chunk)
+                continue
             batch = [j.repair_messages() if stage == "repair" else j.messages for j in chunk]
             if stage == "repair":
                 run.repairs_sent += len(chunk)

@@ -1,17 +1,23 @@
-"""``hf:<hub id or path>`` (or ``llm:``) judge: a local causal LM with a chat template, batched greedy decoding.
+"""``hf:<hub id or path>`` (or ``llm:``) judge: a local causal LM with a chat template.
 
 A thin adapter of the language-model layer (:mod:`bench.models`, :mod:`bench.chat`,
-:mod:`bench.decoding`) to the :class:`JudgeBackend` interface: no server, one batch at a time.
+:mod:`bench.decoding`) to the :class:`JudgeBackend` interface: no server, one batch at a time. Two
+scoring modes: ``probs`` (the default: scores read from the next-token distribution,
+:mod:`baselines.judging.prob_scoring`; one forward pass over a batch's prompts, whose keys and values
+then serve the short score prefix of every aspect) and ``text`` (batched greedy generation of the JSON
+answer, parsed by :mod:`baselines.judging.parse`).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from bench.chat import encode_rendered_chat, has_chat_template, render_chat
-from bench.decoding import context_length, eos_token_ids, generate_greedy
+from bench.decoding import context_length, eos_token_ids, generate_greedy, next_token_probs
 from bench.errors import BenchError
 from bench.models import (
     empty_cuda_cache,
@@ -24,18 +30,23 @@ from bench.models import (
     resolve_model,
 )
 from bench.openai_client import ChatFailure, ChatResult
+from bench.public_names import public_name
 from baselines.judging.backends import DEFAULT_MAX_TOKENS, JudgeBackend, Outcome
 from baselines.judging.naming import judge_name
+from baselines.judging.parse import MULTI_ASPECTS, SAFETY_ASPECTS
+from baselines.judging.prob_scoring import ScoredResult, ScoreTokens, resolve_scoring
 
 
 class LocalJudge(JudgeBackend):
-    """A local causal LM with a chat template (Hub id, folder or .gguf), batched greedy decoding.
+    """A local causal LM with a chat template (Hub id, folder or .gguf): scores from probabilities
+    (``scoring='probs'``, the default) or batched greedy decoding of the JSON answer (``'text'``).
 
     Named ``hf:<hub id>``, or ``hf:<last path component>`` for a local folder or file (never the user's
     absolute path; give ``--name`` to tell two local models of the same folder name apart)."""
 
     def __init__(self, spec: str, *, batch_size: int = 8, max_tokens: int | None = DEFAULT_MAX_TOKENS,
-                 device: str = "auto", dtype: str = "auto", cache_dir: str | Path | None = None):
+                 device: str = "auto", dtype: str = "auto", cache_dir: str | Path | None = None,
+                 scoring: str = "auto"):
         if batch_size < 1:
             raise BenchError(f"batch size must be >= 1, got {batch_size}")
         self.spec = spec
@@ -58,10 +69,30 @@ class LocalJudge(JudgeBackend):
         self._model: Any = None
         self._generations = 0
         self._lock = threading.Lock()
+        self.scoring = resolve_scoring(scoring, ("probs", "text"), "probs", self.name)
+        self.score_tokens: ScoreTokens | None = None
+        if self.scoring == "probs":
+            probe = render_chat(self.tokenizer, [{"role": "user", "content": "?"}])
+            self.score_tokens = ScoreTokens(self.tokenizer, lambda text: encode_rendered_chat(self.tokenizer, text),
+                                            probe, MULTI_ASPECTS + SAFETY_ASPECTS)
 
     def identity(self) -> dict[str, Any]:
+        if self.score_tokens is not None:  # the score position's tokens and the scoring version
+            tokens = json.dumps(self.score_tokens.fingerprint(), sort_keys=True)
+            return {"backend": "hf", "fingerprint": self.ref.fingerprint, "scoring": "probs",
+                    "score_tokens": hashlib.sha256(tokens.encode()).hexdigest()[:16]}
         return {"backend": "hf", "fingerprint": self.ref.fingerprint, "decoding": "greedy",
                 "max_new_tokens": self.max_new_tokens}
+
+    def settings(self) -> dict[str, Any]:
+        out = {"backend": "hf", "model": public_name(self.name.partition(":")[2]), "kind": self.ref.kind,
+               "revision": self.ref.revision, "fingerprint": self.ref.fingerprint, "dtype": self.dtype,
+               "device": self.device, "scoring": self.scoring}
+        if self.scoring == "text":
+            out["max_tokens"] = self.max_new_tokens
+        else:
+            out["scoring_version"] = self.score_tokens.fingerprint()["version"] if self.score_tokens else None
+        return out
 
     @property
     def model(self) -> Any:
@@ -116,6 +147,46 @@ class LocalJudge(JudgeBackend):
                 self._generations += len(todo)
         return out  # type: ignore[return-value]
 
+    def score_batch(self, batch: Sequence[tuple[list[dict], Sequence[str]]]) -> list[Outcome | ScoredResult]:
+        """Scores from probabilities for ``(messages, aspects)`` items: one forward pass per group of items with
+        the same aspects (their prompts once, then each aspect's score prefix on their keys and values)."""
+        assert self.score_tokens is not None, "score_batch needs scoring='probs'"
+        start = time.monotonic()
+        tok, tokens = self.tokenizer, self.score_tokens
+        out: list[Outcome | ScoredResult | None] = [None] * len(batch)
+        context = context_length(self.config)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        encoded: dict[int, list[int]] = {}
+        for i, (messages, aspects) in enumerate(batch):
+            ids = encode_rendered_chat(tok, render_chat(tok, list(messages)))
+            longest = max(len(tokens.suffixes[a]) for a in aspects) + 1
+            if context is not None and len(ids) + longest > context:
+                out[i] = ChatFailure(reason=f"prompt of {len(ids)} tokens exceeds the model's context length {context}",
+                                     attempts=1, latency_s=0.0, retryable=False)
+                continue
+            encoded[i] = ids
+            groups.setdefault(tuple(aspects), []).append(i)
+        if groups:
+            model = self.model
+            reuse = _full_attention_only(self.config)
+            for aspects, idx in groups.items():
+                suffixes = [tokens.suffixes[a] for a in aspects]
+                try:
+                    probs = next_token_probs(model, tok, [encoded[i] for i in idx], suffixes, tokens.flat,
+                                             reuse_prompt=reuse)
+                except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these items fail, the run goes on
+                    reason = f"scoring error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                    for i in idx:
+                        out[i] = ChatFailure(reason=reason, attempts=1, latency_s=time.monotonic() - start)
+                    continue
+                for i, rows in zip(idx, probs):
+                    dists = tokens.distributions(rows)
+                    out[i] = ScoredResult(dict(zip(aspects, dists)), prompt_tokens=len(encoded[i]),
+                                          latency_s=time.monotonic() - start)
+            with self._lock:
+                self._generations += len(encoded)
+        return out  # type: ignore[return-value]
+
     def requests_sent(self) -> int:
         with self._lock:
             return self._generations
@@ -125,3 +196,11 @@ class LocalJudge(JudgeBackend):
             device = getattr(self._model, "device", "cpu")
             self._model = None
             empty_cuda_cache(device)
+
+
+def _full_attention_only(config: Any) -> bool:
+    """Whether every layer attends to the whole context (a prompt's keys/values then serve several suffixes)."""
+    from baselines.generation.prefix_cache import cache_layer_windows
+
+    windows = cache_layer_windows(config)
+    return windows is not None and all(w is None for w in windows)

@@ -13,6 +13,7 @@ class JudgeReport:
 
     judge: str
     run_id: str | None = None
+    scoring: str | None = None  # text | probs: how the scores were read
     selected: int = 0  # responses never judged by this judge, or with a missing score to re-ask (filters, limit)
     judged: int = 0  # judgements written this run (including from_cache)
     from_cache: int = 0  # ... of which came from judge_calls without a request

@@ -380,17 +380,19 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
                      na_as_five: bool = False, *, ci: bool = False, resamples: int = DEFAULT_RESAMPLES,
                      seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
     """Leaderboard rows (see the module docstring); ``ci=True`` adds ``<aspect>_ci`` and ``overall_ci``."""
-    words_from = "cached" if refresh_word_counts(store) else "regex"
-    sql, params = leaderboard_sql(by, filters, judge, na_as_five, words_from, _labels_source(store))
-    rows = store.query_dicts(sql, params)
+    cells = None
+    with store.session():  # one state of the store, one open; released before the resampling
+        words_from = "cached" if refresh_word_counts(store) else "regex"
+        sql, params = leaderboard_sql(by, filters, judge, na_as_five, words_from, _labels_source(store))
+        rows = store.query_dicts(sql, params)
+        ctes, base_params = _query_parts(by, filters, judge, na_as_five, "none")
+        if ci and rows:
+            cells_sql = _CELLS_SQL.format(ctes=ctes, aspect_values=", ".join(
+                f"MAX({VALUE_SQL}) FILTER (WHERE j.aspect = '{a}') AS {a}" for a in ASPECTS))
+            cells = _arrow(store, cells_sql, _used_params(cells_sql, base_params))
     labels = _all_labels(rows)
-    ctes, base_params = _query_parts(by, filters, judge, na_as_five, "none")
-    intervals: dict[tuple, dict[str, list[float] | None]] = {}
-    if ci and rows:
-        cells_sql = _CELLS_SQL.format(ctes=ctes, aspect_values=", ".join(
-            f"MAX({VALUE_SQL}) FILTER (WHERE j.aspect = '{a}') AS {a}" for a in ASPECTS))
-        intervals = bootstrap_intervals(_arrow(store, cells_sql, _used_params(cells_sql, base_params)),
-                                        resamples, seed)
+    intervals: dict[tuple, dict[str, list[float] | None]] = (
+        bootstrap_intervals(cells, resamples, seed) if cells is not None else {})
     extra = None if by in ("aspect", "language") else by
     out = []
     for r in rows:
@@ -448,6 +450,5 @@ def _num(value: Any) -> float | None:
 
 
 def _arrow(store, sql: str, params: dict[str, Any]) -> Any:
-    """The query's result as a pyarrow table (one read under the store's lock)."""
-    with store._lock:
-        return store.con.sql(sql, params=params).to_arrow_table()
+    """The query's result as a pyarrow table (one read while the store is held)."""
+    return store.arrow(sql, params)
