@@ -16,6 +16,7 @@
 # what is missing (GGUF conversions, translations, DPO, answers, judgements are all kept).
 #
 # Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads per process, default 1),
+# DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 5-10 more minutes on one core),
 # Measured on 2 shared cores (fresh clone): `make demo` 9 min 43 s with the venv, the demo itself 502 s
 # (translation 105 s, DPO 104 s, 120 answers 218 s, judge 61 s); a rerun 35 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
@@ -195,16 +196,29 @@ step "3/4 bench baselines judge: a small LOCAL judge (SmolLM2-135M-Instruct) -- 
 echo "  NOTE: a 135M-parameter judge cannot grade answers: its scores only show the mechanics (prompts,"
 echo "  probability scoring, caching, storage, leaderboard). A real study points --judge at a strong judge,"
 echo "  e.g. --judge openai:<model>@<url> (a vLLM-served open model or a hosted one): docs/reproduce.md."
-echo "  every answer is judged on its aspects (5 for regular items, safety for safety items); a local judge"
-echo "  reads each score from its next-token probabilities over 1-5 (expected score, full distribution"
-echo "  stored), so no answer is left without a score by a parse failure"
-b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8
+echo "  a local judge reads each score from its next-token probabilities over 1-5 (expected score, full"
+echo "  distribution stored), so no answer is left without a score by a parse failure"
+JUDGE_RUNS=(--runs category=safety)
+if [ "${DEMO_JUDGE_ALL:-0}" = "1" ]; then
+  JUDGE_RUNS=()
+  echo "  DEMO_JUDGE_ALL=1: judging all 120 answers (the 96 multi-aspect prompts take 5-10 min on one core)"
+else
+  echo "  judged here: the safety items (2 items x 3 languages x 4 settings = 24 answers, short prompts);"
+  echo "  DEMO_JUDGE_ALL=1 also judges the 96 multi-aspect answers (5-10 more minutes on one core)"
+fi
+b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8 \
+  ${JUDGE_RUNS[@]+"${JUDGE_RUNS[@]}"}
 
 step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
 # The judged answers: scores, their critical errors, bar chart + error heatmap.
 b leaderboard --judge "$JUDGE_NAME" --format markdown --out "$OUT/leaderboard.md" --plot "$OUT/leaderboard.png"
 echo "  judged answers: $OUT/leaderboard.md, bar chart $OUT/leaderboard.png;"
-echo "  critical-error heatmap of all 120 answers: $OUT/leaderboard_errors.png"
+echo "  critical-error heatmap of all 120 answers, judged or not: $OUT/leaderboard_errors.png"
+if [ "${DEMO_JUDGE_ALL:-0}" != "1" ]; then
+  # The unjudged regular items as a table: their critical-error rates (no scores).
+  b leaderboard --category regular --format markdown --out "$OUT/leaderboard-regular.md"
+  echo "  regular items (not judged here): $OUT/leaderboard-regular.md"
+fi
 
 # ------------------------------------------------------------------------------------------ release
 step "4/4 bench release + verify + push-to-hub --dry-run" "release + dry-run push"
