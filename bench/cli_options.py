@@ -24,6 +24,13 @@ def json_option(help: str = "Print one JSON object on stdout.") -> Callable[[F],
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+def shared_option() -> Callable[[F], F]:
+    """``--shared DIR``: the shared reference data that labelled records point into."""
+    return click.option("--shared", default=None, metavar="DIR",
+                        help="Shared reference data for records that point into it (default: $BENCH_SHARED or "
+                             "../shared beside the repository).")
+
+
 def device_option(used_by: str) -> Callable[[F], F]:
     """``--device`` for local models (auto | cpu | cuda); ``used_by`` says which, e.g. ``local judges``."""
     return click.option("--device", default="auto", show_default=True, help=f"auto | cpu | cuda ({used_by}).")

@@ -59,3 +59,43 @@ def gold_labels(file: str, row: dict[str, Any], record: str, known: Sequence[str
         raise InputError(file, f"unknown {noun} {unknown[0]!r}; known: {', '.join(known)}", record=record,
                          field="labels")
     return labels
+
+
+def confusion(gold: Sequence[Iterable[str]], predicted: Sequence[Iterable[str]],
+              labels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """For each gold label (and ``none`` = clean items), how often each label (or ``none``) was predicted.
+
+    Rows are gold, columns predicted; an item with two gold labels counts in both rows. Shows which
+    labels the tagger mixes up (a loop reported as a cut) and what it reports on clean items."""
+    cols = list(labels) + ["none"]
+    table = {row: {col: 0 for col in cols} for row in cols}
+    for g, p in zip(gold, predicted):
+        g, p = set(g) & set(labels), set(p) & set(labels)
+        for row in sorted(g) or ["none"]:
+            for col in sorted(p) or ["none"]:
+                table[row][col] += 1
+    return table
+
+
+def evaluation_report(gold: Sequence[Iterable[str]], predicted: Sequence[Iterable[str]],
+                      labels: Sequence[str]) -> dict[str, Any]:
+    """Per-label, micro and macro scores, the clean-item false-alarm rate and the label confusion.
+
+    ``macro`` averages P / R / F1 over the labels with gold support (a label absent from the set says
+    nothing); ``clean_flagged_rate`` is the share of clean items (no gold label) given any label."""
+    per, micro = label_scores(gold, predicted, labels)
+    present = [m for m in per.values() if m["support"]]
+    macro = {key: (round(sum(m[key] or 0.0 for m in present) / len(present), 4) if present else None)
+             for key in ("precision", "recall", "f1")}
+    macro["labels"] = len(present)
+    clean = [set(p) & set(labels) for g, p in zip(gold, predicted) if not set(g) & set(labels)]
+    return {
+        "items": len(gold),
+        "exact_match": round(sum(1 for g, p in zip(gold, predicted) if set(g) == set(p)) / max(len(gold), 1), 4),
+        "clean_items": len(clean),
+        "clean_flagged_rate": round(sum(1 for p in clean if p) / max(len(clean), 1), 4),
+        "labels": per,
+        "micro": micro,
+        "macro": macro,
+        "confusion": confusion(gold, predicted, labels),
+    }

@@ -17,8 +17,9 @@
 #
 # Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads per process, default 1),
 # DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 5-10 more minutes on one core),
-# Measured on 2 shared cores (fresh clone): `make demo` 9 min 43 s with the venv, the demo itself 502 s
-# (translation 105 s, DPO 104 s, 120 answers 218 s, judge 61 s); a rerun 35 s.
+# Measured on 2 shared cores (2026-12-05, fresh output folder): translation 90 s, DPO 126 s, 120 answers 153 s
+# (URIAL prefix reused on Gemma 3), judge of the 24 safety answers by probability 49 s: about 7 min in all;
+# a rerun 77 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -746,11 +746,21 @@ models:
     cmd = [sys.executable, "-m", "bench.cli", "--workspace", str(ws), "baselines", "run", "--config", str(config)]
     env = {**os.environ, "BENCH_NO_PROGRESS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wal = ws / "bench.duckdb.wal"  # DuckDB appends each commit to its write-ahead log
+    from bench.store import Store
+
+    def committed() -> int:
+        """Answers the running process has committed so far (read-only; the store allows a reader beside it)."""
+        db = ws / "bench.duckdb"
+        if not db.is_file():
+            return 0
+        try:
+            return Store(db, read_only=True, wait_s=5).query("SELECT COUNT(*) FROM responses")[0][0]
+        except Exception:  # the schema may not exist yet, or the writer holds the file this instant
+            return 0
+
     deadline = time.monotonic() + 300
-    while not (wal.exists() and wal.stat().st_size > 8192) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # a few more single-answer commits (batch_size 1)
+    while committed() < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     store = Workspace(ws)

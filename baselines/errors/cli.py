@@ -1,10 +1,11 @@
 """``errors`` commands: flag critical errors in model answers; score the detectors on a labelled dev set.
 
     bench errors detect --input answers.jsonl --out flagged.jsonl
-    bench errors evaluate --dev tests/data/critical_errors_dev.jsonl [--json]
+    bench errors evaluate --dev evaluation/critical_errors/dev.jsonl [--json] [--show-misses]
 
 Input lines carry ``instruction``, ``output``, ``lang`` (and optionally ``finish_reason``); every other
-field passes through unchanged. The whole file is validated before anything is written, and the output
+field passes through unchanged. A labelled record may point at a shared answer (``ref``) or instruction
+(``instruction_ref``) instead of holding its text (:mod:`bench.labelled_sets`). The whole file is validated before anything is written, and the output
 is written atomically.
 """
 from __future__ import annotations
@@ -20,22 +21,31 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.atomic import atomic_open
-from bench.cli_options import json_option, languages_option
+from bench.cli_options import json_option, languages_option, shared_option
+from bench.evaluation_tables import print_evaluation
 from bench.errors import InputError
 from bench.json_records import iter_jsonl
 from bench.label_scores import gold_labels
+from bench.labelled_sets import resolve_record, shared_dir
 from bench.languages import parse_languages
 from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
 
 _REQUIRED = ("instruction", "output", "lang")
 
 
-def read_records(path: str, languages: tuple[str, ...], labelled: bool = False) -> list[tuple[int, dict]]:
+def read_records(path: str, languages: tuple[str, ...], labelled: bool = False,
+                 shared: str | None = None) -> list[tuple[int, dict]]:
     """Parse and validate every line; raise InputError naming the file, the line and the field."""
-    rows = [(lineno, _validate(path, lineno, value, languages, labelled)) for lineno, value in iter_jsonl(path)]
+    shared_path = shared_dir(shared)
+    rows = [(lineno, _validate(path, lineno, _resolved(path, lineno, value, shared_path), languages, labelled))
+            for lineno, value in iter_jsonl(path)]
     if not rows:
         raise InputError(path, "no records (empty file)")
     return rows
+
+
+def _resolved(path: str, lineno: int, row: Any, shared: Path) -> Any:
+    return resolve_record(path, f"line {lineno}", row, shared) if isinstance(row, dict) else row
 
 
 def _validate(path: str, lineno: int, row: Any, languages: tuple[str, ...], labelled: bool) -> dict:
@@ -141,15 +151,19 @@ def scan_cmd(ctx, languages: str | None) -> None:
 
 @errors.command("evaluate")
 @click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
-              help="Labelled JSONL: instruction, output, lang[, finish_reason], labels.")
-@click.option("--split", default=None, help="Only lines whose 'split' field has this value (e.g. tune, heldout).")
+              help="Labelled JSONL: instruction, output, lang[, finish_reason], labels "
+                   "(e.g. evaluation/critical_errors/dev.jsonl).")
+@click.option("--split", default=None, help="Only lines whose 'split' field has this value.")
+@shared_option()
 @languages_option("Languages the detector knows.", default="en,fr,es")
 @json_option("Print one JSON object instead of a table.")
-@click.option("--show-errors", is_flag=True, help="Also list the items where the detectors disagree with the labels.")
-def evaluate_cmd(dev_path: str, split: str | None, languages: str, as_json: bool, show_errors: bool) -> None:
-    """Precision / recall / F1 / support per label and micro-averaged on a labelled dev set."""
+@click.option("--show-misses", "--show-errors", "show_errors", is_flag=True,
+              help="Also list the items where the detectors disagree with the labels, with their evidence.")
+def evaluate_cmd(dev_path: str, split: str | None, shared: str | None, languages: str, as_json: bool,
+                 show_errors: bool) -> None:
+    """Precision / recall / F1 per label, macro-F1, false alarms on clean items and label confusion."""
     langs = tuple(parse_languages(languages))
-    rows = read_records(dev_path, langs, labelled=True)
+    rows = read_records(dev_path, langs, labelled=True, shared=shared)
     records = [dict(r, lang=r["lang"].strip().lower()) for _, r in rows]
     if split is not None:
         records = [r for r in records if r.get("split") == split]
@@ -160,7 +174,7 @@ def evaluate_cmd(dev_path: str, split: str | None, languages: str, as_json: bool
     start = time.perf_counter()
     report = evaluate_records(records, CriticalErrorDetector(langs))
     report["seconds"] = round(time.perf_counter() - start, 3)
-    errors_list = [{"id": i, "missed": m, "spurious": s} for i, m, s in report.pop("errors")]
+    errors_list = [{"id": i, "missed": m, "spurious": s, "evidence": e} for i, m, s, e in report.pop("errors")]
     if as_json:
         if show_errors:
             report["errors"] = errors_list
@@ -168,12 +182,8 @@ def evaluate_cmd(dev_path: str, split: str | None, languages: str, as_json: bool
         return
     console = Console()
     title = f"critical-error detectors {DETECTOR_VERSION} on {Path(dev_path).name} ({report['items']} items"
-    table = Table(title=title + (f", split {split})" if split else ")"))
-    for col in ("label", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    for name, m in list(report["labels"].items()) + [("micro avg", report["micro"])]:
-        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
-    console.print(table)
+    print_evaluation(console, title + (f", split {split})" if split else ")"), report["labels"], report)
     if show_errors:
         for err in errors_list:
-            console.print(f"{err['id']}: missed {err['missed']} spurious {err['spurious']}", highlight=False)
+            console.print(f"{err['id']}: missed {err['missed']} spurious {err['spurious']} {err['evidence']}",
+                          highlight=False, markup=False)

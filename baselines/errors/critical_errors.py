@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from bench.label_scores import label_scores
+from bench.label_scores import evaluation_report
 from bench.vocabulary import ERROR_LABELS as LABELS
 from baselines.errors.answer_context import AnswerContext
 from baselines.errors.detectors import DETECTORS
@@ -100,16 +100,17 @@ def findings_to_record(findings: list[Finding]) -> dict:
 
 
 def evaluate(records: Sequence[dict], detector: CriticalErrorDetector | None = None) -> dict:
-    """Precision / recall / F1 / support per label and micro-averaged, on records carrying gold ``labels``.
+    """Scores of the detectors on records carrying gold ``labels`` (:func:`bench.label_scores.evaluation_report`).
 
-    Returns ``{"items", "labels": {label: {...}}, "micro": {...}, "errors": [(id, missed, spurious)]}``.
+    Adds ``detector_version`` and ``errors``: ``(id, missed, spurious, evidence)`` of each item where the
+    detectors and the labels disagree.
     """
     detector = detector or CriticalErrorDetector(sorted({r["lang"] for r in records} | {"en", "fr", "es"}))
     predictions = detector.detect_many([(r["instruction"], r["output"], r["lang"], r.get("finish_reason"))
                                         for r in records])
     gold = [set(rec["labels"]) for rec in records]
     pred = [{f.label for f in found} for found in predictions]
-    errors = [(rec.get("id", "?"), sorted(g - p), sorted(p - g)) for rec, g, p in zip(records, gold, pred) if g != p]
-    per_label, micro = label_scores(gold, pred, LABELS)
-    return {"items": len(records), "detector_version": DETECTOR_VERSION, "labels": per_label, "micro": micro,
-            "errors": errors}
+    errors = [(rec.get("id", "?"), sorted(g - p), sorted(p - g), {f.label: f.evidence for f in found})
+              for rec, g, p, found in zip(records, gold, pred, predictions) if g != p]
+    report = evaluation_report(gold, pred, LABELS)
+    return {"detector_version": DETECTOR_VERSION, **report, "errors": errors}

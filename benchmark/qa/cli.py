@@ -13,10 +13,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bench.cli_options import json_option
+from bench.cli_options import json_option, shared_option
+from bench.evaluation_tables import print_evaluation
 from bench.errors import BenchError, InputError
 from bench.json_records import iter_jsonl
-from bench.label_scores import gold_labels, label_scores
+from bench.label_scores import evaluation_report, gold_labels
+from bench.labelled_sets import resolve_record, shared_dir
 from bench.languages import get_language
 from bench.vocabulary import QA_FLAGS
 from benchmark.qa import TranslationQA
@@ -24,13 +26,17 @@ from benchmark.qa import TranslationQA
 _REQUIRED = ("source", "translation", "target_lang")
 
 
-def _read_rows(path: str, labelled: bool = False) -> list[tuple[int, dict]]:
-    """Parse and validate every line first; raise InputError naming file, line and field."""
+def _read_rows(path: str, labelled: bool = False, shared: str | None = None) -> list[tuple[int, dict]]:
+    """Parse and validate every line first; raise InputError naming file, line and field.
+
+    A record may give ``source_id`` (an instruction of the shared Just-Eval data) instead of ``source``."""
     rows: list[tuple[int, dict]] = []
+    shared_path = shared_dir(shared)
     for lineno, row in iter_jsonl(path):
         where = f"line {lineno}"
         if not isinstance(row, dict):
             raise InputError(path, f"expected a JSON object, got {type(row).__name__}", record=where)
+        row = resolve_record(path, where, row, shared_path)
         for name in _REQUIRED + (("source_lang",) if "source_lang" in row else ()):
             if name not in row:
                 raise InputError(path, "missing field", record=where, field=name)
@@ -126,26 +132,28 @@ def translations(input_path: str, out_path: str) -> None:
 
 
 def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """Per-flag and micro precision/recall/F1 with support (gold positives)."""
-    per, micro = label_scores(gold, predicted, QA_FLAGS)
-    clean = [p for g, p in zip(gold, predicted) if not g]
-    return {
-        "items": len(gold),
-        "exact_match": round(sum(1 for g, p in zip(gold, predicted) if set(g) == set(p)) / max(len(gold), 1), 4),
-        "clean_items": len(clean),
-        "clean_false_alarm_rate": round(sum(1 for p in clean if p) / max(len(clean), 1), 4),
-        "flags": per,
-        "micro": micro,
-    }
+    """Per-flag, micro and macro precision/recall/F1 with support, false alarms on clean items, confusion."""
+    report = evaluation_report(gold, predicted, QA_FLAGS)
+    report["flags"] = report.pop("labels")
+    report["clean_false_alarm_rate"] = report.pop("clean_flagged_rate")
+    return report
 
 
 @qa.command("evaluate")
-@click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False), help="Labelled JSONL (labels = expected flags).")
+@click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
+              help="Labelled JSONL (labels = expected flags), e.g. evaluation/translation_qa/dev.jsonl.")
+@click.option("--split", default=None, help="Only records whose 'split' field has this value.")
+@shared_option()
 @json_option("Print one JSON object instead of a table.")
-@click.option("--show-errors", is_flag=True, help="Also list the items where the checker disagrees with the labels.")
-def evaluate(dev_path: str, as_json: bool, show_errors: bool) -> None:
-    """Precision / recall / F1 of the checker per flag on a labelled dev set."""
-    rows = _read_rows(dev_path, labelled=True)
+@click.option("--show-misses", "--show-errors", "show_errors", is_flag=True,
+              help="Also list the items where the checker disagrees with the labels, with its evidence.")
+def evaluate(dev_path: str, split: str | None, shared: str | None, as_json: bool, show_errors: bool) -> None:
+    """Precision / recall / F1 per flag, macro-F1, false alarms on clean items and flag confusion."""
+    rows = _read_rows(dev_path, labelled=True, shared=shared)
+    if split is not None:
+        rows = [(n, r) for n, r in rows if r.get("split") == split]
+        if not rows:
+            raise InputError(dev_path, f"no records with split {split!r}")
     start = time.perf_counter()
     results = _run_checker(rows)
     elapsed = time.perf_counter() - start
@@ -163,14 +171,9 @@ def evaluate(dev_path: str, as_json: bool, show_errors: bool) -> None:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
     console = Console()
-    table = Table(title=f"QA checker on {Path(dev_path).name} ({report['items']} items)")
-    for col in ("flag", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "flag" else "right")
-    for name, m in list(report["flags"].items()) + [("micro avg", report["micro"])]:
-        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"]))
-    console.print(table)
-    console.print(f"exact match {report['exact_match']:.3f}; false alarms on clean items "
-                  f"{report['clean_false_alarm_rate']:.3f}; {elapsed:.2f}s", highlight=False)
+    title = f"QA checker on {Path(dev_path).name} ({report['items']} items" + (f", split {split})" if split else ")")
+    print_evaluation(console, title, report["flags"], report, "flag")
+    console.print(f"{elapsed:.2f}s", highlight=False)
     if show_errors:
         for err in errors:
             console.print(f"line {err['line']} ({err['id']}): labels {err['labels']} predicted {err['predicted']} "

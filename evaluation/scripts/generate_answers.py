@@ -1,0 +1,101 @@
+"""Make the real small-model answers of the critical-error evaluation data (EN / FR / ES).
+
+The 30 generation instructions of each split (``selection.json``; French and Spanish written by a
+translator into ``generation_prompts.jsonl``) become a dataset folder per split; ``bench baselines
+run`` then answers them with the study's decoding (greedy, repetition penalty 1.1) and 256 new
+tokens, so loops, leaks, wrong languages and cuts appear as they do in the study:
+
+* dev:  Gemma-3-270M base, zero-shot and URIAL;
+* test: SmolLM2-135M-Instruct (its chat template, and URIAL), the Gemma-3-270M DPO model of ``make demo``.
+
+The answers (text, finish reason, token counts, model, method) are written unlabelled to
+``evaluation/critical_errors/parts/<split>-generated-answers.jsonl``; annotators label them from
+that file. Needs the demo models (``make demo``).
+
+    python evaluation/scripts/generate_answers.py --split dev [--models demo-output/models]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[2]
+EVAL = REPO / "evaluation"
+WORK = REPO / "bench-workspace" / "evaluation"  # ignored: dataset folders and stores of these runs
+MAX_NEW_TOKENS = 256
+
+
+def grid_models(split: str, models: Path) -> str:
+    if split == "dev":
+        return (f"  - {{name: gemma-3-270m, path: {models / 'gemma-3-270m-q4_k_m.gguf'}, kind: base, dtype: bfloat16,"
+                f" methods: [zero-shot, urial]}}\n")
+    return (f"  - {{name: SmolLM2-135M-Instruct, path: {models / 'SmolLM2-135M-Instruct.Q4_1.gguf'}, kind: instruct,"
+            f" dtype: bfloat16, methods: [chat, urial]}}\n"
+            f"  - {{name: gemma-3-270m-DPO, path: {models / 'gemma-3-270m-dpo'}, kind: base, dtype: bfloat16,"
+            f" methods: [dpo]}}\n")
+
+
+def write_dataset(split: str, shared: Path, out: Path) -> None:
+    """One parquet per language with the split's generation instructions."""
+    selection = json.loads((EVAL / "scripts" / "selection.json").read_text(encoding="utf-8"))
+    ids = set(selection[split]["generation_ids"])
+    english = {r["id"]: r for r in map(json.loads, (shared / "data" / "just-eval-instruct" /
+                                                   "just_eval_instruct.jsonl").read_text(encoding="utf-8").splitlines())
+               if r["id"] in ids}
+    written = [json.loads(line) for line in (EVAL / "scripts" / "generation_prompts.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    for lang in ("en", "fr", "es"):
+        rows = []
+        for item_id in sorted(ids):
+            src = english[item_id]
+            text = src["instruction"] if lang == "en" else next(
+                w["instruction"] for w in written if w["id"] == item_id and w["lang"] == lang)
+            rows.append({"id": item_id, "instruction": text, "category": src["category"], "lang": lang,
+                         "dataset": src["dataset"], "task": src["task"], "topic": src["topic"],
+                         "difficulty": src["difficulty"]})
+        (out / lang).mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows), out / lang / "test-00000-of-00001.parquet")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=("dev", "test"), required=True)
+    ap.add_argument("--models", default=str(REPO / "demo-output" / "models"))
+    ap.add_argument("--shared", default=str(REPO.parent / "shared"))
+    ap.add_argument("--batch-size", type=int, default=15)
+    args = ap.parse_args()
+    work = WORK / args.split
+    dataset = work / "dataset"
+    write_dataset(args.split, Path(args.shared), dataset)
+    grid = work / "grid.yaml"
+    grid.write_text(
+        f"dataset: {dataset}\nlanguages: [en, fr, es]\nbackend: transformers\ndevice: cpu\n"
+        f"batch_size: {args.batch_size}\nprefix_cache: true\n"
+        f"decoding: {{temperature: 0.0, max_new_tokens: {MAX_NEW_TOKENS}, repetition_penalty: 1.1, seed: 0}}\n"
+        f"models:\n{grid_models(args.split, Path(args.models).resolve())}", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "bench.cli", "--workspace", str(work / "ws"), "baselines", "run",
+                    "--config", str(grid)], check=True, cwd=REPO)
+    from bench.store import Store
+
+    rows = Store(work / "ws" / "bench.duckdb", read_only=True).query_dicts(
+        "SELECT model, method, lang, item_id, output, finish_reason, completion_tokens FROM responses "
+        "ORDER BY model, method, lang, item_id")
+    out = EVAL / "critical_errors" / "parts" / f"{args.split}-generated-answers.jsonl"
+    with out.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps({"id": f"{args.split}-gen-{r['model']}-{r['method']}-{r['lang']}-{r['item_id']}",
+                                 "split": args.split, "lang": r["lang"], "instruction_id": int(r["item_id"]),
+                                 "generator": r["model"], "method": r["method"], "output": r["output"],
+                                 "finish_reason": r["finish_reason"], "completion_tokens": r["completion_tokens"],
+                                 "max_new_tokens": MAX_NEW_TOKENS}, ensure_ascii=False) + "\n")
+    print(f"{out}: {len(rows)} answers")
+
+
+if __name__ == "__main__":
+    main()
