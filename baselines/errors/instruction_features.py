@@ -9,32 +9,60 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-_TECH_WORDS = frozenset("""
+# What an instruction is about, by kind: each kind makes some non-prose content expected (see ``Intent``).
+_CODE_WORDS = frozenset("""
 code codes coder coders coding codage codifica codificar program programs programme programmes programming
 programación programa programas programar programmer script scripts scripting function functions fonction fonctions
 función funciones funcion python javascript typescript java kotlin swift golang rust ruby php perl scala haskell
 matlab julia fortran cobol assembly assembleur ensamblador malbolge brainfuck sql mysql postgres postgresql sqlite
-nosql mongodb regex regexp html html5 css xml json yaml toml csv markdown latex tex bibtex overleaf excel spreadsheet
-spreadsheets tableur formula formulas formule formules fórmula fórmulas vba macro macros bash zsh shell powershell
-terminal console consola cmd commande commandes comando comandos command commands linux unix ubuntu debian windows
-macos git github gitlab npm pip conda docker dockerfile kubernetes api apis endpoint sdk http https url urls rst
-sphinx jira cypress react angular vue django flask node nodejs pandas numpy scipy pyplot matplotlib tensorflow
-pytorch keras psycopg psycopg2 psycog2 bug bugs software logiciel logiciels database databases server servers
-serveur serveurs servidor servidores website websites webpage frontend backend array arrays arreglo arreglos
-integer integers entiers enteros string strings variable variables boucle boucles bucle bucles loop loops class
-classes méthode méthodes method methods object objects embedding embeddings transformer transformers llm gpt chatgpt
-ia ai data donnée données datos dataset datasets variance varianza regression régression regresión math maths
-mathematics mathématiques matemáticas équation équations equation equations ecuación ecuaciones matrix matrices
-matrice matriz vector vectors vecteur vecteurs vectores integral intégrale integrales theorem théorème teorema proof
-preuve prove prouver demuestra demostrar demostración area aire área triangle triangles triángulo square carré
-cuadrado circle cercle círculo geometry géométrie geometría solve résous résoudre resuelve resolver ascii unicode
-emoji emojis braille binary binaire binario hexadecimal bit bits byte bytes octet octets arduino raspberry robot
-robots sdr computer computers ordinateur ordinateurs computadora computadoras ordenador ordenadores informatique
-informática framework library libraries bibliothèque bibliothèques librería librerías biblioteca package packages
-module modules módulo módulos plugin plugins app apps aplicación ide vscode vim emacs unity godot sudoku spl cli gui
-ui ux template templates plantilla ticket tickets schema schéma esquema chiffrement encryption cifrado hash hashing
-password contraseña network networks réseau ip tcp dns wifi router routeur cloud aws azure gcp devops pipeline
+nosql mongodb regex regexp vba macro macros bash zsh shell powershell git github gitlab npm pip conda docker dockerfile
+kubernetes api apis endpoint sdk sphinx jira cypress react angular vue django flask node nodejs pandas numpy scipy
+pyplot matplotlib tensorflow pytorch keras psycopg psycopg2 psycog2 bug bugs software logiciel logiciels array arrays
+arreglo arreglos integer integers entiers enteros string strings variable variables boucle boucles bucle bucles loop
+loops class classes méthode méthodes method methods object objects arduino raspberry framework library libraries
+bibliothèque bibliothèques librería librerías biblioteca package packages module modules módulo módulos plugin plugins
+ide vscode vim emacs unity godot cli gui hash hashing devops pipeline spl
 """.split())
+_DATA_WORDS = frozenset("""
+json yaml toml csv xml excel spreadsheet spreadsheets tableur formula formulas formule formules fórmula fórmulas
+database databases dataset datasets data donnée données datos schema schéma esquema template templates plantilla
+ticket tickets
+""".split())
+_MARKUP_WORDS = frozenset("""
+html html5 css markdown latex tex bibtex overleaf rst website websites webpage frontend backend ascii unicode emoji
+emojis braille
+""".split())
+_COMPUTING_WORDS = frozenset("""
+ai aplicación app apps aws azure binaire binario binary bit bits byte bytes chatgpt chiffrement cifrado cloud cmd comando
+comandos command commande commandes commands computadora computadoras computer computers consola console contraseña
+debian dns embedding embeddings encryption gcp gpt hexadecimal http https ia informatique informática ip linux llm
+macos network networks octet octets ordenador ordenadores ordinateur ordinateurs password robot robots router routeur
+réseau sdr server servers serveur serveurs servidor servidores tcp terminal transformer transformers ubuntu ui unix
+url urls ux wifi windows
+""".split())
+_MATH_WORDS = frozenset("""
+variance varianza regression régression regresión math maths mathematics mathématiques matemáticas équation
+équations equation equations ecuación ecuaciones matrix matrices matrice matriz vector vectors vecteur vecteurs
+vectores integral intégrale integrales theorem théorème teorema proof preuve prove prouver demuestra demostrar
+demostración area aire área triangle triangles triángulo square carré cuadrado circle cercle círculo geometry
+géométrie geometría solve résous résoudre resuelve resolver sudoku
+""".split())
+# code words that are also everyday words or mere mentions ("a software engineer", "a bug in my garden"): two are
+# needed, or one strong code word, to make an instruction about programming
+_WEAK_CODE_WORDS = frozenset("""
+software logiciel logiciels bug bugs class classes object objects method methods méthode méthodes loop loops boucle
+boucles bucle bucles string strings variable variables library libraries bibliothèque bibliothèques librería
+librerías biblioteca package packages module modules módulo módulos plugin plugins array arrays integer integers
+program programs programa programas programme programmes function functions fonction fonctions función funciones
+funcion unity pipeline hash code codes
+""".split())
+_WEAK_MATH_WORDS = frozenset("resolver resuelve solve area aire área square carré cuadrado circle cercle círculo "
+                             "triangle proof preuve prove".split())
+_TECH_WORDS = _CODE_WORDS | _DATA_WORDS | _MARKUP_WORDS | _COMPUTING_WORDS | _MATH_WORDS
+_CODE_PREFIXES = ("programm", "algorit", "algorithm", "compil", "debug", "débog", "depur", "develop", "dévelop",
+                  "desarroll", "microcontr", "docker", "regex", "javascript", "python", "sql")
+_MATH_PREFIXES = ("statisti", "estadíst", "probabilit", "probabilid", "calcul", "cálcul", "comput", "dériv", "deriv",
+                  "integr", "matemát", "mathém", "geomet", "géomét", "equation", "équation", "ecuaci")
 _TECH_PREFIXES = ("programm", "algorit", "algorithm", "compil", "debug", "débog", "depur", "statisti", "estadíst",
                   "probabilit", "probabilid", "calcul", "cálcul", "comput", "dériv", "deriv", "integr", "neuron",
                   "neural", "develop", "dévelop", "desarroll", "microcontr", "docker", "regex", "crypt", "matemát",
@@ -45,7 +73,15 @@ _TECH_PHRASE_RE = re.compile(
     r"expresi[oó]n(?:es)? regular(?:es)?|command[- ]line|ligne de commande|l[ií]nea de comandos|google sheets|"
     r"hoja de c[aá]lculo|base[s]? de (?:donn[ée]es|datos)|site[s]? web|sitio[s]? web|page[s]? web|p[aá]gina[s]? web|"
     r"web ?page|abc notation|data science|ci/cd|mot de passe")
-# code-shaped text in the instruction itself: identifiers, calls, formulas, markup, LaTeX
+# code-shaped text in the instruction itself: fences, inline code, definitions, tags, spreadsheet calls, identifiers
+_CODE_SHAPED_RE = re.compile(
+    r"```|`[^`\n]+`|[{};]\s*$|\bdef\s+\w+\(|</?[a-zA-Z]\w*[^>]*>|=\s*[A-Z]+\(|\b[a-z]+_[a-z_]+\b|"
+    r"\b[a-z]+[A-Z]\w+\b|\w\(\)", re.M)
+_DATA_PHRASE_RE = re.compile(r"(?i)base[s]? de (?:donn[ée]es|datos)|google sheets|hoja de c[aá]lculo|\.(?:csv|json|xlsx?)\b")
+_MARKUP_PHRASE_RE = re.compile(r"(?i)site[s]? web|sitio[s]? web|page[s]? web|p[aá]gina[s]? web|web ?page|abc notation|"
+                               r"\.(?:html?|tex)\b")
+# maths-shaped text: $...$, LaTeX commands, digits with operators, powers
+_MATH_SHAPED_RE = re.compile(r"\$[^$\n]+\$|\\[a-z]+\{|\b\d+\s*[-+*/^=<>]\s*[\w(]|\w\^\d|\b[a-zA-Z]\s*[-+*/^=]\s*\d")
 _CODEY_INSTRUCTION_RE = re.compile(
     r"```|`[^`\n]+`|[{};]\s*$|\bdef\s+\w+\(|</?[a-zA-Z]\w*[^>]*>|=\s*[A-Z]+\(|\$[^$\n]+\$|\\[a-z]+\{|"
     r"\b[a-z]+\d\b|\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z]\w+\b|\w\(\)|\b\d+\s*[-+*/^=<>]\s*[\w(]|\w\^\d|"
@@ -90,7 +126,12 @@ _META_RE = re.compile(r"(?i)\b(?:tokens?|jetons?|prompt\w*|templates?|chatml|cha
 class InstructionFeatures(NamedTuple):
     """What the instruction asks for (or is about)."""
 
-    technical: bool  # code or markup is expected (see is_technical)
+    technical: bool  # code or markup is expected (see is_technical): any of the next five
+    code: bool  # about programming: program code is expected
+    data: bool  # about data formats, spreadsheets, databases: JSON, CSV, tables, formulas are expected
+    markup: bool  # about web pages, HTML, Markdown, LaTeX documents
+    computing: bool  # about computers, systems, networks: commands and file names are expected
+    math: bool  # maths or statistics: formulas are expected (program code is not)
     verse: bool  # a song, poem, refrain ...: repetition is expected
     art: bool  # ASCII art, a pattern, a grid, emoji ...: repeated symbols are expected
     language_exempt: bool  # a translation / named language, or pronunciation or spelling: any language may answer
@@ -101,8 +142,23 @@ class InstructionFeatures(NamedTuple):
 @lru_cache(maxsize=4096)
 def instruction_features(instruction: str) -> InstructionFeatures:
     """The features of ``instruction`` (cached)."""
+    words = set(re.findall(r"\w+", instruction.lower()))
+    code_hits = words & _CODE_WORDS
+    code = bool(code_hits - _WEAK_CODE_WORDS or len(code_hits) >= 2 or any(w.startswith(_CODE_PREFIXES) for w in words)
+                or _CODE_SHAPED_RE.search(instruction)
+                or re.search(r"(?i)c\+\+|c#|\.(?:py|js|sh|sql|ipynb)\b|regular expressions?|expressions? r[ée]guli|"
+                             r"expresi[oó]n(?:es)? regular|ci/cd", instruction))
     return InstructionFeatures(
         technical=is_technical(instruction),
+        code=code,
+        data=bool(words & _DATA_WORDS or _DATA_PHRASE_RE.search(instruction)),
+        markup=bool(words & _MARKUP_WORDS or _MARKUP_PHRASE_RE.search(instruction)),
+        computing=bool(words & _COMPUTING_WORDS or re.search(
+            r"(?i)command[- ]line|ligne de commande|l[ií]nea de comandos|mot de passe|machine learning|deep learning|"
+            r"apprentissage automatique|aprendizaje autom[aá]tico|data science|neur|crypt", instruction)),
+        math=bool(words & _MATH_WORDS - _WEAK_MATH_WORDS or len(words & _MATH_WORDS) >= 2
+                  or any(w.startswith(_MATH_PREFIXES) for w in words)
+                  or _MATH_SHAPED_RE.search(instruction)),
         verse=bool(_VERSE_RE.search(instruction)),
         art=bool(_ART_RE.search(instruction)),
         language_exempt=requests_language(instruction) or bool(_NON_PROSE_RE.search(instruction)),

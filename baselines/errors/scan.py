@@ -23,6 +23,16 @@ class ScanReport:
     label_counts: Counter = field(default_factory=Counter)
 
 
+def answer_finish_reason(output: str, raw_output: str | None, finish_reason: str | None) -> str | None:
+    """Why the stored *answer* ends: a generation that hit its token limit but whose answer was cut
+    earlier by the method's cleaning (URIAL's ``# Query`` stop, a zero-shot frame's next turn) ends
+    where the model stopped answering (``stop``), not at the limit."""
+    if finish_reason == "length" and raw_output and len(output.strip()) < len(raw_output.strip()) \
+            and raw_output.strip().startswith(output.strip()[:50]):
+        return "stop"
+    return finish_reason
+
+
 def scan_store(ws: Workspace, languages: list[str] | None = None) -> ScanReport:
     """Detect critical errors for every unchecked response (optionally only some languages)."""
     store = ws.store
@@ -30,7 +40,7 @@ def scan_store(ws: Workspace, languages: list[str] | None = None) -> ScanReport:
     if languages:
         where, params = "AND r.lang IN (SELECT unnest(?::VARCHAR[]))", params + [list(languages)]
     todo = store.query(
-        "SELECT r.response_id, r.instruction, r.output, r.lang, r.finish_reason FROM responses r "
+        "SELECT r.response_id, r.instruction, r.output, r.lang, r.finish_reason, r.raw_output FROM responses r "
         "LEFT JOIN critical_error_checks c ON c.response_id = r.response_id AND c.detector_version = ? "
         f"WHERE c.response_id IS NULL {where} ORDER BY r.response_id", params)
     report = ScanReport(already_checked=store.query(
@@ -41,7 +51,8 @@ def scan_store(ws: Workspace, languages: list[str] | None = None) -> ScanReport:
     with progress_task("critical errors", total=len(todo), unit="responses") as advance:
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
-            findings = detector.detect_many([(r[1], r[2], r[3], r[4]) for r in chunk])
+            findings = detector.detect_many([(r[1], r[2], r[3], answer_finish_reason(r[2], r[5], r[4]))
+                                             for r in chunk])
             rows = []
             for r, found in zip(chunk, findings):
                 labels = [f.label for f in found]

@@ -69,6 +69,7 @@ def main() -> None:
     ap.add_argument("--models", default=str(REPO / "demo-output" / "models"))
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument("--batch-size", type=int, default=15)
+    ap.add_argument("--export-only", action="store_true", help="only rewrite the answers file from the store")
     args = ap.parse_args()
     work = WORK / args.split
     dataset = work / "dataset"
@@ -79,12 +80,14 @@ def main() -> None:
         f"batch_size: {args.batch_size}\nprefix_cache: true\n"
         f"decoding: {{temperature: 0.0, max_new_tokens: {MAX_NEW_TOKENS}, repetition_penalty: 1.1, seed: 0}}\n"
         f"models:\n{grid_models(args.split, Path(args.models).resolve())}", encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "bench.cli", "--workspace", str(work / "ws"), "baselines", "run",
-                    "--config", str(grid)], check=True, cwd=REPO)
+    if not args.export_only:
+        subprocess.run([sys.executable, "-m", "bench.cli", "--workspace", str(work / "ws"), "baselines", "run",
+                        "--config", str(grid)], check=True, cwd=REPO)
+    from baselines.errors.scan import answer_finish_reason
     from bench.store import Store
 
     rows = Store(work / "ws" / "bench.duckdb", read_only=True).query_dicts(
-        "SELECT model, method, lang, item_id, output, finish_reason, completion_tokens FROM responses "
+        "SELECT model, method, lang, item_id, output, raw_output, finish_reason, completion_tokens FROM responses "
         "ORDER BY model, method, lang, item_id")
     out = EVAL / "critical_errors" / "parts" / f"{args.split}-generated-answers.jsonl"
     with out.open("w", encoding="utf-8") as fh:
@@ -92,7 +95,7 @@ def main() -> None:
             fh.write(json.dumps({"id": f"{args.split}-gen-{r['model']}-{r['method']}-{r['lang']}-{r['item_id']}",
                                  "split": args.split, "lang": r["lang"], "instruction_id": int(r["item_id"]),
                                  "generator": r["model"], "method": r["method"], "output": r["output"],
-                                 "finish_reason": r["finish_reason"], "completion_tokens": r["completion_tokens"],
+                                 "finish_reason": answer_finish_reason(r["output"], r["raw_output"], r["finish_reason"]), "completion_tokens": r["completion_tokens"],
                                  "max_new_tokens": MAX_NEW_TOKENS}, ensure_ascii=False) + "\n")
     print(f"{out}: {len(rows)} answers")
 

@@ -14,7 +14,7 @@ _LEAK_TOKEN_RE = re.compile(
     r"endofprompt|begin_of_text|end_of_text)\|>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>")
 _LEAK_HEADER_RE = re.compile(
     r"(?im)^[ \t>]*(?:```[ \t]*\n\s*)?(?:"
-    r"\#{1,3}[ \t]*(?:Query|Answer|Requ[êe]te|R[ée]ponse|Consulta|Respuesta|Pregunta|Question|Demande)[ \t]*:"
+    r"\#{1,3}[ \t]*(?:Query|Answer|Requ[êe]te|R[ée]ponse|Consulta|Respuesta|Pregunta|Question|Demande)(?:[ \t]*\d+)?[ \t]*:"
     r"|\#{2,4}[ \t]*(?:Instruction|Response|Input|Consigne|R[ée]ponse|Respuesta|Instrucci[oó]n|Entr[ée]e|Entrada"
     r"|Human|Assistant|User|Utilisateur|Usuario|Asistente|Humano|Humain)[ \t]*:?[ \t]*$)")
 _LEAK_TURN_RE = re.compile(
@@ -28,12 +28,17 @@ _LEAK_PREAMBLE_RE = re.compile(
     r"los usuarios (?:colocan|escriben) sus (?:consultas|preguntas) (?:bajo|debajo)")
 
 
+# a fabricated few-shot continuation: an "Input:" line, then an "Output:" line (EN / FR / ES)
+_EXAMPLE_PAIR_RE = re.compile(r"(?ms)^[ \t>*]*(?:Input|Entr[ée]e|Entrada)[ \t]*\**:.*?^[ \t>*]*(?:Output|Sortie|Salida)"
+                              r"[ \t]*\**:")
 _PREAMBLE_KEYS = ("describes a task", "curious user", "curious human", "crit une t", "describe una tarea",
                   "their queries", "leurs requ", "leurs questions", "sus consultas", "sus preguntas")
 
 
 def detect(ctx: AnswerContext) -> Finding | None:
     """The answer runs on into prompt scaffolding: special tokens, headers, chat turns, preambles."""
+    if ctx.is_empty:
+        return None  # special tokens only: the answer is empty, nothing leaked into an answer
     instruction, output = ctx.instruction, ctx.output
     hits: list[tuple[float, int, str]] = []
     instr_low = instruction.lower()
@@ -65,6 +70,10 @@ def detect(ctx: AnswerContext) -> Finding | None:
             else:
                 score = 0.9 if (len(turns) >= 2 or not at_start) else 0.65
                 hits.append((score, m.start(), f"chat turn {clip(marker, 30)!r}"))
+    example = _EXAMPLE_PAIR_RE.search(output)
+    if example and not _EXAMPLE_PAIR_RE.search(instruction) and not re.search(r"(?i)\b(?:input|output|entr[ée]e|"
+                                                                              r"sortie|entrada|salida)\b", instruction):
+        hits.append((0.8, example.start(), "an invented Input:/Output: example"))
     low = output.lower()
     m = _LEAK_PREAMBLE_RE.search(output) if any(k in low for k in _PREAMBLE_KEYS) else None
     if m and not _LEAK_PREAMBLE_RE.search(instruction):

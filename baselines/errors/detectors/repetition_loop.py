@@ -3,6 +3,7 @@ base model that never stops; refrains, ASCII art and long varied lists are not l
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import zlib
@@ -72,6 +73,7 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
 
     # 2. periodic runs of tokens: a constant copy distance d over a stretch = a unit of d tokens repeated
     n = 3
+    repeated_grams = 0
     if len(words) >= 8:
         if _LIST_NUMBER_RE.search(low):
             # list numbers are masked ("38. Foo / 55. Foo"); same token count, so spans still line up
@@ -79,7 +81,8 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
             if offset_tokens:
                 words = words[-_MAX_TOKENS:]
         grams = list(zip(words, words[1:], words[2:]))
-        if len(grams) - len(set(grams)) >= 5:
+        repeated_grams = len(grams) - len(set(grams))
+        if repeated_grams >= 5:
             last: dict[tuple[str, str, str], int] = {}
             get = last.get
             runs: list[tuple[int, int, int]] = []  # (d, first i, last i)
@@ -154,7 +157,14 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
             consider(min(0.95, 0.5 + frac_dup * 0.45), first_dup or 0, n_chars,
                      f"{dup} of {len(lines)} lines are repeats")
 
-    # 4. very long and very compressible: a loop with small variations ("Your Yummy ..., Your Yummy ...")
+    # 4. a template loop: three or more units in a row (lines, else sentences) near-identical to the one
+    # one, two or three before, with a slot or two varying ("... la hepatitis B." / "... la hepatitis C.")
+    # (near-identical units share word trigrams: without repeated trigrams there is no template loop)
+    template = _template_loop(output, 5 if (verse or art) else 3) if repeated_grams >= 4 else None
+    if template is not None:
+        consider(*template)
+
+    # 5. very long and very compressible: a loop with small variations ("Your Yummy ..., Your Yummy ...")
     if n_chars >= 1500 and not art:
         raw = output.encode("utf-8")
         ratio = len(zlib.compress(raw, 1)) / len(raw)
@@ -164,6 +174,62 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
     if best is None:
         return None
     return Finding("repetition_loop", best[0], (best[1], best[2]), best[3])
+
+
+_SENTENCE_RE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|$)")
+_UNIT_WORDS = 5  # units shorter than this (list entries, headings) are too short to call near-identical
+SIMILAR = 0.8  # word-sequence similarity (difflib ratio) from which two units are near-identical (chosen on dev)
+
+
+def _units(output: str) -> list[tuple[int, list[str]]]:
+    """(start, normalised words) of the answer's lines, or of its sentences when it has few lines."""
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", output)]
+    if len(lines) < 4:
+        lines = [(m.start(), m.group(0)) for m in _SENTENCE_RE.finditer(output)]
+    out = []
+    for start, raw in lines[-400:]:
+        words = [w for w in re.findall(r"\w+", norm_line(raw, mask_digits=True)) if not w.isdigit()]
+        if words:
+            out.append((start, words))
+    return out
+
+
+def _near_identical(a: list[str], b: list[str]) -> bool:
+    """difflib's ratio of the two word sequences reaches SIMILAR (its cheap upper bounds checked first)."""
+    sa, sb = set(a), set(b)
+    if 2 * len(sa & sb) < (SIMILAR - 0.15) * (len(sa) + len(sb)):
+        return False  # too few shared words for the sequences to be near-identical (cheap bound)
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return m.real_quick_ratio() >= SIMILAR and m.quick_ratio() >= SIMILAR and m.ratio() >= SIMILAR
+
+
+def _template_loop(output: str, need: int) -> tuple[float, int, int, str] | None:
+    """The longest run of ``need``+ consecutive units each near-identical to one 1-3 units before."""
+    units = _units(output)
+    if len(units) < need:
+        return None
+    best = None
+    run_start, run_len = 0, 0
+    for i in range(1, len(units)):
+        words = units[i][1]
+        similar = len(words) >= _UNIT_WORDS and any(
+            i - k >= 0 and len(units[i - k][1]) >= _UNIT_WORDS and _near_identical(units[i - k][1], words)
+            for k in (1, 2, 3))
+        if similar:
+            if run_len == 0:
+                run_start, run_len = i - 1, 1
+            run_len += 1
+            if run_len >= need and (best is None or run_len > best[0]):
+                best = (run_len, run_start, i)
+        else:
+            run_len = 0
+    if best is None:
+        return None
+    n, first, last = best
+    start = units[first][0]
+    end = units[last][0] + len(" ".join(units[last][1]))
+    score = min(0.95, 0.55 + 0.05 * n)
+    return score, start, min(len(output), end), f"{n} near-identical units in a row, e.g. {clip(' '.join(units[first][1]), 50)!r}"
 
 
 def detect(ctx: AnswerContext) -> Finding | None:

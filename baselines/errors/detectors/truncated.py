@@ -1,9 +1,10 @@
-"""``truncated``: cut by the token limit (``finish_reason == "length"``; weaker: ends mid-sentence)."""
+"""``truncated``: the answer stops before its end (a marker, an open structure, an unfinished last sentence)."""
 from __future__ import annotations
 
 import re
 
 from baselines.errors.answer_context import AnswerContext
+from baselines.errors.answer_structure import answer_structure
 from baselines.errors.finding import THRESHOLD, Finding
 from baselines.errors.text_features import clip, norm_line
 
@@ -48,10 +49,12 @@ def _is_verse(lines: list[str]) -> bool:
 
 
 def detect(ctx: AnswerContext) -> Finding | None:
-    """Cut by the token limit (``finish_reason``), by a truncation marker, or (weaker) mid-sentence."""
+    """Cut before its end: a truncation marker, a structure left open (code block, list item, table row),
+    or a last sentence left unfinished. ``finish_reason == "length"`` says the token limit was reached,
+    not that the text is incomplete: an answer (or a loop) that ends on a complete unit there is not cut."""
     if ctx.is_empty:
         return None
-    output, finish_reason, lang, loop = ctx.output, ctx.finish_reason, ctx.lang, ctx.finding("repetition_loop")
+    output, finish_reason, lang = ctx.output, ctx.finish_reason, ctx.lang
     text = output.rstrip()
     if not text:
         return None
@@ -61,20 +64,44 @@ def detect(ctx: AnswerContext) -> Finding | None:
     if m:
         return Finding("truncated", 0.9, (m.start(), len(text)),
                        f"ends with a truncation marker {m.group(0).strip()!r}")
-    weak, why = _weak_truncation(text, lang)
-    if weak < 0.7 and loop is not None and loop.span is not None and loop.span[1] >= len(text) - 2 \
-            and _loop_cut_mid_unit(text):
-        weak, why = 0.7, "a repetition loop runs on to the very end"
     tail = (max(0, len(text) - 60), len(text))
-    if fr in ("length", "max_tokens", "max_length"):
-        score = 0.95 if weak >= 0.5 else 0.8
-        return Finding("truncated", score, tail, f"finish_reason={fr}; ends {clip(text[-40:], 40)!r}"
-                       + (f" ({why})" if why else ""))
     if fr in ("stop", "eos", "end_turn", "stop_sequence", "eos_token"):
-        return None  # the model stopped on its own: not cut by the token limit
+        return None  # the model stopped on its own
+    open_structure = _open_structure(text)
+    if open_structure:
+        return Finding("truncated", 0.85, tail, f"{open_structure}: {clip(text[-40:], 40)!r}")
+    weak, why = _weak_truncation(text, lang)
+    if fr in ("length", "max_tokens", "max_length"):
+        if weak > 0 or not _ends_complete(text):
+            return Finding("truncated", 0.9, tail, f"finish_reason={fr} and the text stops mid-unit "
+                                                   f"({why or 'no final punctuation'}): {clip(text[-40:], 40)!r}")
+        return None  # the limit fell on a complete unit
     if weak >= THRESHOLD:
         return Finding("truncated", weak, tail, f"{why}: {clip(text[-40:], 40)!r}")
     return None
+
+
+_EMPTY_ITEM_RE = re.compile(r"^[#>*\-•+\s]*(?:\d+|[a-z])?[.)]?\s*$")
+
+
+def _open_structure(text: str) -> str:
+    """What the answer leaves open at its very end (Markdown parser), or ""."""
+    st = answer_structure(text)
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if st.ends_in_open_fence and st.fences[-1].content.strip():
+        return "ends inside an unclosed code block"
+    if len(lines) > 1 and (st.last_list_item_empty or _EMPTY_ITEM_RE.match(lines[-1])):
+        return "ends on an empty list item"
+    if st.last_table_row_short or st.last_table_row_open:
+        return "ends inside a table row"
+    return ""
+
+
+def _ends_complete(text: str) -> bool:
+    """The text ends on a full stop (or !, ?, an emoji, a closing fence, bracket or quote after one)."""
+    core = text.rstrip(" \t\"'”’»)]*_`")
+    return bool(_TERMINAL_RE.search(text) or _EMOJI_END_RE.search(text) or text.endswith("```")
+                or (core and (_TERMINAL_RE.search(core) or _EMOJI_END_RE.search(core))))
 
 
 def _loop_cut_mid_unit(text: str) -> bool:

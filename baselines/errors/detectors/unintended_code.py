@@ -1,101 +1,146 @@
-"""``unintended_code``: code or markup although the instruction asked for nothing technical."""
+"""``unintended_code``: program code, structured data or markup the instruction did not ask for.
+
+The answer is read through a Markdown parser (:mod:`baselines.errors.answer_structure`) and its spans
+tried by parsers and a lexer (:mod:`baselines.errors.code_signals`): the whole answer or a block
+parsing as JSON / a Python literal / YAML / XML / HTML / a LaTeX document; fenced blocks whose
+content is code; runs of unfenced lines that lex as code or parse as Python statements. What counts
+as unintended depends on the instruction's intent: program code is expected when it is about
+programming or computing, data formats when it is about data, markup when it is about web pages or
+documents; LaTeX maths is never code.
+"""
 from __future__ import annotations
 
-import re
+from typing import NamedTuple
 
 from baselines.errors.answer_context import AnswerContext
+from baselines.errors.answer_structure import answer_structure
+from baselines.errors.code_signals import (code_line_score, html_tags, python_statements, shell_line_score,
+                                           structured_data)
 from baselines.errors.finding import Finding
+from baselines.errors.instruction_features import InstructionFeatures
 from baselines.errors.text_features import clip
 
-_PROG_LANGS = {
-    "python", "py", "python3", "javascript", "js", "typescript", "ts", "java", "c", "cpp", "c++", "csharp", "cs",
-    "go", "golang", "rust", "ruby", "php", "perl", "swift", "kotlin", "scala", "r", "sql", "mysql", "bash", "sh",
-    "shell", "zsh", "powershell", "ps1", "cmd", "bat", "html", "xml", "css", "scss", "json", "yaml", "yml", "toml",
-    "jsx", "tsx", "vue", "lua", "dart", "haskell", "matlab", "vba", "assembly", "asm", "dockerfile", "makefile",
-}
-_CODE_LINE_RE = re.compile(
-    r"""(?x)^\s*(?:
-      (?:def|class)\s+\w+\s*[(:]                                  # python def/class
-    | (?:import\s+[\w.]+(?:\s+as\s+\w+)?\s*;?\s*$)                 # import x
-    | (?:from\s+[\w.]+\s+import\s+[\w*,\s]+$)                      # from x import y
-    | (?:for|while|if|elif|with|try|except)\b[^\n]*:\s*$           # python block header
-    | (?:else|try|finally)\s*:\s*$
-    | (?:return|yield)\b\s*[\w(\[{"'-]
-    | (?:print|console\.log|System\.out\.print\w*|printf|puts|echo)\s*\(
-    | (?:public|private|protected|static|void|int|float|double|char|bool|boolean|string|const|let|var|function|
-         async\s+function|fn|func|val)\s+[\w<>\[\]]+\s*(?:[=(:{]|$)
-    | \#include\s*[<"]
-    | \#!/
-    | (?:SELECT\s+[\w*,\s.()]+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(?:TABLE|INDEX|VIEW))\b
-    | <!DOCTYPE
-    | </?(?:html|head|body|div|span|script|style|table|tr|td|ul|ol|li|h[1-6]|p|br|img|a|form|input|button)\b[^>]*>
-    | \\(?:documentclass|usepackage|begin\{document\})
-    | (?:sudo|pip3?|npm|yarn|git|apt(?:-get)?|brew|docker|curl|wget|chmod|mkdir|cd|ls|rm|cp|mv)\s+[-\w./~]+
-    | \$\s+\w+
-    | [}\])]\s*[;,]?\s*$
-    | [^\n]*[\w)\]"'];\s*$                                         # statement ending with ';' (no space before)
-    | [^\n]*\)\s*\{\s*$                                            # ') {'
-    | [^\n]*=>\s*[{(\w]
-    | //\s?\w | /\*
-    | "[^"\n]{1,40}"\s*:\s*(?:"[^"\n]*"|\d[\d.]*|true|false|null|\[|\{)\s*,?\s*$        # JSON "key": value
-    )"""
-)
-# lines that are code beyond doubt (two of them are enough)
-_STRONG_CODE_RE = re.compile(
-    r"""(?x)^\s*(?:(?:def|class)\s+\w+\s*[(:]|import\s+[\w.]+|from\s+[\w.]+\s+import\b|
-    (?:print|console\.log|System\.out\.print\w*|printf|echo)\s*\(|\#include\b|
-    (?:function|const|let|var)\s+\w+\s*[=(]|SELECT\s.+\sFROM\b|INSERT\s+INTO\b|<!DOCTYPE|
-    "[^"\n]{1,40}"\s*:\s*(?:"[^"\n]*"|\d[\d.]*|true|false|null)\s*,?\s*$)""")
-_HTML_TAG_RE = re.compile(r"</?(?:html|head|body|div|span|p|br|ul|ol|li|h[1-6]|table|tr|td|th|a|img|b|i|strong|em|"
-                          r"script|style|code|pre|section|article|header|footer|nav|font|center)\b[^<>]{0,200}>", re.I)
-_FENCE_RE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
+LINE_CODE = 0.5  # a line lexing at least this code-shaped counts as a code line (chosen on dev)
+_DATA_KINDS = {"JSON", "Python literal", "YAML"}
+_MARKUP_KINDS = {"XML", "HTML", "LaTeX document"}
+_BLOCK_ENDS = {"done", "fi", "esac", "end", "end if", "});", "};"}  # a code block's closing line
+_PROSE_TAGS = {"", "text", "txt", "plain", "plaintext", "markdown", "md"}
 
 
-def _code_lines(text: str) -> list[tuple[int, str]]:
-    out = []
-    pos = 0
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if len(stripped) >= 2 and _CODE_LINE_RE.match(line) and not stripped.startswith(("$$", "\\[", "\\(")):
-            out.append((pos, stripped))
-        pos += len(line) + 1
+class CodeSpan(NamedTuple):
+    kind: str  # "code", or a structured_data kind
+    start: int  # source line
+    end: int
+    lines: int  # code lines found
+    evidence: str
+    program: bool = True  # a program (loops, definitions, output calls, statements), not formulas worked out
+
+
+def _program(block: list[str]) -> bool:
+    """Whether code lines are a program rather than a worked-out formula (``Area = (10 / sqrt(2))^2``)."""
+    text = "\n".join(block)
+    return (python_statements(block, structure_only=True) or any(c in text for c in "{};\"'")
+            or "=>" in text or any(shell_line_score(ln) >= LINE_CODE for ln in block))
+
+
+def _expected(span: CodeSpan, intent: InstructionFeatures) -> bool:
+    """Whether content of this kind is what the instruction asks for or invites."""
+    kind = span.kind
+    if intent.code:
+        return True
+    if kind == "code" and (intent.math or intent.markup or intent.art) and not span.program:
+        return True  # formulas worked out line by line; notation or art the instruction asks for
+    if kind in _DATA_KINDS:
+        return intent.data
+    if kind == "HTML":
+        return intent.markup
+    if kind in ("XML", "LaTeX document"):
+        return intent.markup or intent.data
+    return intent.computing  # program code / commands
+
+
+def code_spans(text: str) -> list[CodeSpan]:
+    """Code, data and markup spans of ``text`` (source lines), strongest evidence first."""
+    st = answer_structure(text)
+    lines = st.lines
+    spans: list[CodeSpan] = []
+    whole = structured_data(text)
+    if whole:
+        spans.append(CodeSpan(whole, 0, len(lines), len(lines), f"the answer parses as {whole}"))
+        return spans
+    fenced = set()
+    for fence in st.fences:
+        fenced.update(range(fence.start, fence.end))
+        body = "\n".join(ln for ln in fence.content.split("\n") if not ln.strip().startswith(("```", "~~~")))
+        kind = structured_data(body)
+        body_lines = [ln for ln in body.split("\n") if ln.strip()]
+        n_code = sum(1 for ln in body_lines if code_line_score(ln) >= LINE_CODE)
+        if kind:
+            spans.append(CodeSpan(kind, fence.start, fence.end, len(body_lines), f"a fenced block parses as {kind}"))
+        elif body_lines and (python_statements(body_lines) or (
+                n_code * 2 >= len(body_lines) and any(c in ln for ln in body_lines for c in "();{}[]"))):
+            tag = fence.info.split()[0] if fence.info else "code"
+            spans.append(CodeSpan("code", fence.start, fence.end, n_code,
+                                  f"```{tag} block with {n_code} code lines, e.g. {clip(body_lines[0], 50)!r}"))
+        elif fence.info.lower() not in _PROSE_TAGS and body_lines:
+            spans.append(CodeSpan("code", fence.start, fence.end, len(body_lines), f"```{fence.info} block"))
+    for block in st.html_blocks:
+        tags = html_tags(block)
+        if len(tags) >= 3:
+            spans.append(CodeSpan("HTML", 0, 0, len(tags), f"{len(tags)} HTML tags, e.g. <{tags[0]}>"))
+    spans.extend(_unfenced_runs(lines, fenced))
+    return spans
+
+
+def _unfenced_runs(lines: list[str], fenced: set[int]) -> list[CodeSpan]:
+    """Runs of consecutive unfenced code lines (blank lines allowed inside), and embedded data blocks."""
+    out: list[CodeSpan] = []
+    run: list[int] = []
+
+    def close() -> None:
+        code = [i for i in run if code_line_score(lines[i]) >= LINE_CODE]
+        block = [lines[i] for i in range(run[0], run[-1] + 1)] if run else []
+        kind = structured_data("\n".join(block)) if block else None
+        if kind:
+            out.append(CodeSpan(kind, run[0], run[-1] + 1, len(code), f"lines {run[0] + 1}-{run[-1] + 1} parse as {kind}"))
+        elif len(code) >= 2 or (code and python_statements(block)):
+            out.append(CodeSpan("code", run[0], run[-1] + 1, len(code),
+                                f"{len(code)} unfenced code lines, e.g. {clip(lines[code[0]].strip(), 50)!r}",
+                                _program(block)))
+
+    for i, line in enumerate(lines):
+        if i in fenced:
+            continue
+        if not line.strip():
+            if run and i + 1 < len(lines) and code_line_score(lines[i + 1]) >= LINE_CODE:
+                continue  # a blank line inside a code run
+            if run:
+                close()
+                run = []
+            continue
+        if code_line_score(line) >= LINE_CODE or (run and (line.startswith((" ", "\t", "}", "]", ")"))
+                                                           or line.strip() in _BLOCK_ENDS)):
+            run.append(i)
+        elif run:
+            close()
+            run = []
+    if run:
+        close()
     return out
 
 
 def detect(ctx: AnswerContext) -> Finding | None:
-    """Code or markup in the answer proper (before any scaffolding it ran on into)."""
-    if ctx.is_empty or ctx.instruction_features.technical:
+    """Code, data or markup anywhere in the answer (also inside an example it invented), not asked for."""
+    if ctx.is_empty:
         return None
-    output = ctx.body
-    code = _code_lines(output)
-    # lines that are only a closing bracket count only next to real code
-    real = [c for c in code if not re.fullmatch(r"[}\])]\s*[;,]?", c[1])]
-    fenced_prog = None
-    for m in _FENCE_RE.finditer(output):
-        tag = m.group(1).lower()
-        body = m.group(2)
-        body_code = _code_lines(body)
-        if (tag in _PROG_LANGS and body.strip()) or len(body_code) >= 2:
-            fenced_prog = (m.start(), tag or "code", len(body_code))
-            break
-    tags = _HTML_TAG_RE.findall(output)
-    n_real = len(real)
-    n_strong = sum(1 for c in real if _STRONG_CODE_RE.match(c[1]))
-    if fenced_prog is None and n_real < 3 and len(tags) < 3 and n_strong < 2:
+    body = ctx.output
+    intent = ctx.instruction_features
+    spans = [s for s in code_spans(body) if not _expected(s, intent)]
+    if not spans:
         return None
-    lines = max(1, len([ln for ln in output.split("\n") if ln.strip()]))
-    frac = n_real / lines
-    if fenced_prog is None and len(tags) < 3 and frac < 0.15 and n_real < 5 and n_strong < 2:
-        return None
-    score = min(0.99, 0.55 + 0.06 * n_real + (0.2 if fenced_prog else 0) + 0.02 * min(len(tags), 10))
-    if fenced_prog is not None:
-        start = fenced_prog[0]
-        evidence = f"```{fenced_prog[1]} block with {fenced_prog[2]} code lines"
-    elif real:
-        start = real[0][0]
-        evidence = f"{n_real} code-like lines, e.g. {clip(real[0][1], 50)!r}"
-    else:
-        start = output.find(tags[0])
-        evidence = f"{len(tags)} HTML tags, e.g. {tags[0]!r}"
-    end = min(len(output), start + 200)
-    return Finding("unintended_code", score, (start, end), evidence + " (instruction is not technical)")
+    best = max(spans, key=lambda s: (s.kind != "code", s.lines))
+    lines = body.split("\n")
+    start = sum(len(ln) + 1 for ln in lines[:best.start])
+    end = min(len(body), sum(len(ln) + 1 for ln in lines[:best.end]))
+    score = 0.9 if best.kind != "code" else min(0.95, 0.6 + 0.08 * best.lines)
+    return Finding("unintended_code", score, (start, max(start, end)), best.evidence + " (not asked for)")
