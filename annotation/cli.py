@@ -220,15 +220,26 @@ def errors_push(ctx, languages, models, methods, limit, flagged_only, min_submit
 @errors.command("pull")
 @_name_opt
 @server_options
+@click.option("--to-eval", "to_eval", default=None, type=click.Path(dir_okay=False),
+              help="Also append the labelled responses to this evaluation file (e.g. "
+                   "evaluation/critical_errors/parts/dev-argilla.jsonl), with their provenance.")
+@click.option("--split", "eval_split", default="dev", show_default=True, type=click.Choice(["dev", "test"]),
+              help="Split the records appended with --to-eval belong to.")
 @json_option()
 @click.pass_obj
-def errors_pull(ctx, name, api_url, api_key, workspace_name, as_json):
+def errors_pull(ctx, name, api_url, api_key, workspace_name, to_eval, eval_split, as_json):
     """Store submitted labels in the workspace; report detector precision/recall against them."""
     from annotation import errors as er
     from annotation.client import connect
 
     conn = connect(api_url, api_key)
     r = er.pull(conn, ctx.workspace, name=name, workspace=workspace_name)
+    if to_eval:
+        from annotation.error_labels_export import append_records, labelled_records
+
+        added, kept = append_records(to_eval, labelled_records(ctx.workspace, eval_split))
+        r["eval_records"] = {"file": to_eval, "added": added, "already_there": kept}
+        click.echo(f"{to_eval}: {added} labelled responses added ({kept} already there)", err=True)
     if as_json:
         click.echo(json.dumps(r, ensure_ascii=False, default=str))
     from rich.table import Table

@@ -1,24 +1,26 @@
 """Critical-error detectors (baselines/errors/: the orchestrator in critical_errors.py, one module per label in
 detectors/) and the ``errors`` CLI (baselines/errors/cli.py).
 
-Dev-set thresholds asserted below (what ce-v1 reaches, with a margin; see the `errors evaluate` report):
-whole dev set micro precision >= 0.97 and recall >= 0.95 (reached 1.000 / 0.988); held-out part,
-written after tuning, micro precision >= 0.95 and recall >= 0.90 (reached 1.000 / 0.951); every label
-F1 >= 0.85 on the whole set.
+The labelled data is ``evaluation/critical_errors/dev.jsonl`` (the split the detectors are tuned on; the
+sealed ``test`` split is never scored here). Dev-split thresholds asserted below, a regression guard
+with a margin under what the detectors reach (see ``bench errors evaluate``): macro-F1 >= 0.92, every
+label F1 >= 0.85, clean items flagged <= 5 %; per language, each label's positives mostly found and
+hard negatives mostly left alone.
 """
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, Finding, evaluate
 from baselines.errors.instruction_features import is_technical, requests_language
+from bench.labelled_sets import shared_dir
 from tests.helpers import run_main
 
-DEV = Path(__file__).parent / "data" / "critical_errors_dev.jsonl"
+DEV = Path(__file__).resolve().parents[1] / "evaluation" / "critical_errors" / "dev.jsonl"
+HAS_SHARED = (shared_dir() / "data" / "just-eval-instruct").is_dir()
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,12 @@ def det() -> CriticalErrorDetector:
 
 @pytest.fixture(scope="module")
 def dev() -> list[dict]:
-    return [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The dev split, text resolved by the command's own reader (records pointing into ../shared need it)."""
+    if not HAS_SHARED:
+        pytest.skip("../shared (the Just-Eval reference data) is not here")
+    from baselines.errors.cli import read_records
+
+    return [dict(r, lang=r["lang"]) for _, r in read_records(str(DEV), ("en", "fr", "es"), labelled=True)]
 
 
 def labels(det, instruction, output, lang, finish_reason=None) -> list[str]:
@@ -249,7 +256,6 @@ def test_empty_negative(det, lang, output):
 
 @pytest.mark.parametrize("lang,output,finish_reason", [
     ("fr", "Pour préparer un entretien, entraîne-toi à voix haute. Le jour J, respire profondément et", "length"),
-    ("es", "Un motor eléctrico transforma la energía eléctrica en energía mecánica.", "length"),  # limit hit at a full stop
     ("en", "Vaccines train the immune system to recognise a pathogen without causing disease, so that", None),
     ("fr", "Le système immunitaire comporte l'immunité innée et l'immunité adaptative, qui produit des anticorps (par exemple", None),
     ("es", "Aquí tienes tres ideas:\n\n1. Una cena para dos.\n2. Un álbum de fotos personalizado.\n3. Una vajilla de", None),
@@ -262,6 +268,8 @@ def test_truncated_positive(det, lang, output, finish_reason):
 
 @pytest.mark.parametrize("lang,output,finish_reason", [
     ("fr", "Pour préparer un entretien, entraîne-toi à voix haute. Le jour J, respire profondément et", "stop"),
+    ("es", "Un motor eléctrico transforma la energía eléctrica en energía mecánica.", "length"),  # limit at a full stop
+    ("en", "Drink water.\nDrink water.\nDrink water.\nDrink water.", "length"),  # a loop ending on a whole unit
     ("en", "Tokyo", None),
     ("fr", "Victor Hugo", None),
     ("es", "Hojas amarillas\ncaen sobre el camino\nsilencio de tarde", None),
@@ -287,32 +295,27 @@ def test_long_output_is_bounded(det):
 # dev set
 # ------------------------------------------------------------------------------------------------
 
-def test_dev_set_shape(dev):
-    assert len(dev) >= 240
-    per_lang = Counter(r["lang"] for r in dev)
-    assert all(per_lang[lang] >= 60 for lang in ("en", "fr", "es")), per_lang
-    ids = [r["id"] for r in dev]
-    assert len(set(ids)) == len(ids)
-    for r in dev:
-        assert isinstance(r["instruction"], str) and isinstance(r["output"], str)
-        assert r["labels"] == [label for label in LABELS if label in r["labels"]], r["id"]
-        assert r["source"] == "written" or r["source"].startswith("shared:")
-        assert r.get("split") in ("tune", "heldout")
-    label_counts = Counter(label for r in dev for label in r["labels"])
-    for lang in ("en", "fr", "es"):
-        assert sum(1 for r in dev if r["lang"] == lang and not r["labels"]) >= 20  # hard negatives per language
-    assert all(label_counts[label] >= 10 for label in LABELS), label_counts
-
-
 def test_dev_set_scores(det, dev):
     report = evaluate(dev, det)
-    assert report["micro"]["precision"] >= 0.97, report["micro"]
-    assert report["micro"]["recall"] >= 0.95, report["micro"]
+    assert report["macro"]["f1"] >= 0.92, report["macro"]
     for label, m in report["labels"].items():
         assert m["f1"] >= 0.85, (label, m)
-    held = evaluate([r for r in dev if r["split"] == "heldout"], det)
-    assert held["micro"]["precision"] >= 0.95, held["micro"]
-    assert held["micro"]["recall"] >= 0.90, held["micro"]
+    assert report["clean_flagged_rate"] <= 0.05, report["clean_flagged_rate"]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es"])
+def test_dev_positives_and_hard_negatives_per_language(det, dev, lang):
+    """Each detector on the dev split's items of one language: its positives mostly found (labels with at
+    least 3 of them), and the hard negatives (written to look suspicious, labelled clean) mostly left alone."""
+    rows = [r for r in dev if r["lang"] == lang]
+    found = det.detect_many([(r["instruction"], r["output"], r["lang"], r.get("finish_reason")) for r in rows])
+    predicted = [{f.label for f in fs} for fs in found]
+    for label in LABELS:
+        positives = [p for r, p in zip(rows, predicted) if label in r["labels"]]
+        if len(positives) >= 3:
+            assert sum(label in p for p in positives) >= 0.7 * len(positives), (lang, label)
+    hard = [p for r, p in zip(rows, predicted) if r["made"] == "written" and not r["labels"]]
+    assert len(hard) >= 15 and sum(1 for p in hard if p) <= 0.1 * len(hard), (lang, len(hard))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -394,17 +397,19 @@ def test_cli_existing_output_kept_on_error(tmp_path):
 
 
 def test_cli_evaluate_json(dev):
-    result = run_main("errors", "evaluate", "--dev", str(DEV), "--json", "--split", "heldout")
+    result = run_main("errors", "evaluate", "--dev", str(DEV), "--json", "--split", "dev", "--show-misses")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["items"] == sum(1 for r in dev if r["split"] == "heldout")
+    assert report["items"] == len(dev)
+    assert {"macro", "confusion", "clean_flagged_rate"} <= set(report) and report["errors"]
+    assert set(report["errors"][0]) == {"id", "missed", "spurious", "evidence"}
     assert set(report["labels"]) == set(LABELS)
     assert {"precision", "recall", "f1", "support"} <= set(report["micro"])
 
 
-def test_cli_evaluate_table_and_bad_labels(tmp_path):
+def test_cli_evaluate_table_and_bad_labels(tmp_path, dev):
     result = run_main("errors", "evaluate", "--dev", str(DEV))
-    assert result.exit_code == 0 and "micro avg" in result.stdout
+    assert result.exit_code == 0 and "micro avg" in result.stdout and "macro avg" in result.stdout
     bad = write_jsonl(tmp_path / "dev.jsonl", [{"instruction": "q", "output": "a", "lang": "en", "labels": ["loop"]}])
     result = run_main("errors", "evaluate", "--dev", str(bad))
     assert result.exit_code != 0 and "line 1" in result.stderr and "'labels'" in result.stderr

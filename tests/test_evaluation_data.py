@@ -71,7 +71,7 @@ def test_sizes_languages_and_label_coverage():
         assert all(qa_counts[flag] >= 8 for flag in QA_FLAGS), (split, qa_counts)
         assert sum(1 for r in ce[split] if not r["labels"]) >= 100
         for rec in ce[split] + qa[split]:
-            assert rec.get("made") in {"shared-output", "generated", "written", "written-clean", "written-flawed"}, rec["id"]
+            assert rec.get("made") in {"shared-output", "generated", "written", "written-clean", "written-flawed", "machine-translation", "argilla"}, rec["id"]
 
 
 @needs_shared

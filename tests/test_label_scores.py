@@ -62,3 +62,47 @@ def test_detector_report_scores_against_majority_labels(tmp_path):
                                                "tp": 0, "fp": 0, "fn": 0}
     assert (report["micro"]["tp"], report["micro"]["fp"], report["micro"]["fn"]) == (1, 1, 2)
     assert report["micro"]["precision"] == 0.5 and report["micro"]["recall"] == 0.333
+
+
+def test_human_labels_become_evaluation_records_appended_once(tmp_path):
+    """`annotate errors pull --to-eval`: labelled responses join the evaluation data with their provenance,
+    the checkers' own reader accepts them, and a second pull appends nothing already there."""
+    from annotation.error_labels_export import append_records, labelled_records
+    from baselines.errors.cli import read_records
+    from bench.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    try:
+        with ws.store.transaction() as con:
+            for rid, out in (("r1", "Bonjour bonjour bonjour"), ("r2", "Une réponse complète.")):
+                con.execute("INSERT INTO responses (response_id, run_key, model, method, lang, item_id, instruction, "
+                            "output, finish_reason) VALUES (?, 'k', 'tiny', 'urial', 'fr', ?, 'Dis bonjour.', ?, 'stop')",
+                            [rid, rid, out])
+            con.executemany("INSERT INTO error_annotations (response_id, annotator, labels, source) VALUES (?, ?, ?, ?)", [
+                ("r1", "ann1", ["repetition_loop"], "bench/critical-errors"),
+                ("r1", "ann2", ["repetition_loop", "other"], "bench/critical-errors"),
+                ("r2", "ann1", [], "bench/critical-errors"),
+            ])
+        records = labelled_records(ws, "dev")
+    finally:
+        ws.close()
+    by_id = {r["id"]: r for r in records}
+    assert by_id["argilla-r1"]["labels"] == ["repetition_loop"] and by_id["argilla-r2"]["labels"] == []
+    assert by_id["argilla-r1"]["annotators"] == ["ann1", "ann2"] and by_id["argilla-r1"]["made"] == "argilla"
+    assert by_id["argilla-r1"]["source"] == "bench/critical-errors" and by_id["argilla-r1"]["generator"] == "tiny (urial)"
+    out = tmp_path / "dev-argilla.jsonl"
+    assert append_records(out, records) == (2, 0)
+    assert append_records(out, records) == (0, 2)
+    rows = read_records(str(out), ("en", "fr", "es"), labelled=True)
+    assert [r["labels"] for _, r in rows] == [["repetition_loop"], []]
+
+
+def test_evaluation_report_macro_clean_rate_and_confusion():
+    from bench.label_scores import evaluation_report
+
+    report = evaluation_report([["a"], ["a", "b"], [], []], [["b"], ["a", "b"], ["a"], []], ["a", "b", "c"])
+    assert report["macro"]["labels"] == 2  # 'c' has no gold support
+    assert report["labels"]["a"]["recall"] == 0.5 and report["labels"]["b"]["precision"] == 0.5
+    assert report["clean_items"] == 2 and report["clean_flagged_rate"] == 0.5
+    assert report["confusion"]["a"]["b"] == 2 and report["confusion"]["none"]["a"] == 1
+    assert report["confusion"]["none"]["none"] == 1 and report["exact_match"] == 0.5

@@ -40,6 +40,9 @@ def _clean_for_language(text: str) -> str:
     unquoted = " ".join(_STRIP_FOR_LANG[5].sub(" ", _STRIP_FOR_LANG[4].sub(" ", cleaned)).split())
     if sum(map(str.isalpha, unquoted[:300])) >= 25:
         return unquoted
+    words = cleaned.split()
+    if sum(1 for w in words if w[:1].isupper()) * 2 > len(words):
+        return unquoted  # mostly names and titles (a list of books, people): no prose to identify
     return " ".join(_STRIP_FOR_LANG[5].sub(" ", cleaned).split())
 
 
