@@ -189,7 +189,9 @@ def test_hallucinated_addition(checker):
     assert flags(checker, "What is the capital of Canada?",
                  "¿Cuál es la capital de Canadá? La capital de Canadá es Ottawa, situada en la provincia de Ontario.",
                  "es") == ["hallucinated_addition"]
-    assert flags(checker, "What is 12 times 8?", "¿Cuánto es 12 por 8? 12 por 8 es 96.", "es") == ["hallucinated_addition"]
+    # an added answer that adds a number is also a changed number (LABELS.md: "adds a number")
+    assert flags(checker, "What is 12 times 8?", "¿Cuánto es 12 por 8? 12 por 8 es 96.", "es") == [
+        "number_mismatch", "hallucinated_addition"]
     assert flags(checker, "Write a haiku about snow.",
                  "Écris un haïku sur la neige.\n\nFlocons silencieux\ntombent sur le toit endormi\nle monde s'efface",
                  "fr") == ["hallucinated_addition"]

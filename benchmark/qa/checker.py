@@ -2,9 +2,9 @@
 
 Flags, in this order: untranslated, wrong_language, truncated, code_altered,
 number_mismatch, hallucinated_addition, repetition. A problem that another flag
-already explains is not reported twice: numbers or code lost in a truncated tail
-count as ``truncated`` only, extra numbers in added text as ``hallucinated_addition``
-only, and length inflated by a loop as ``repetition`` only.
+already explains is not reported twice: code lost in a truncated tail counts as
+``truncated`` only, and length inflated by a loop as ``repetition`` only. A number lost
+with a truncated tail or added with added text is a changed number too (LABELS.md).
 
 Each flag's check lives in ``benchmark.qa.flags``; ``TranslationQA`` runs the table
 ``FLAG_CHECKS`` over one ``QAContext`` per row.

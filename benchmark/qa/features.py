@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable
+
+from markdown_it import MarkdownIt
 
 # Source needs this many words (>= 2 letters, outside code/URLs) to count as translatable.
 MIN_TRANSLATABLE_WORDS = 3
@@ -24,8 +27,8 @@ EXPECTED_LENGTH_RATIO: dict[str, float] = {
 }
 
 
-_FENCE_RE = re.compile(r"(```|~~~)[^\n]*\n.*?(?:\1|\Z)", re.S)
-_INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
+# Inline code: a run of backticks closed by a run of the same length on the same line (CommonMark).
+_INLINE_CODE_RE = re.compile(r"(?<!`)(`+)(?!`)[^\n]+?(?<!`)\1(?!`)")
 _URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>()\"'`«»]+")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PLACEHOLDER_RE = re.compile(
@@ -70,7 +73,9 @@ def protected_spans(text: str) -> tuple[list[tuple[int, int, str]], str]:
                 taken[i] = True
             spans.append((start, end, text[start:end]))
 
-    grab(_FENCE_RE)
+    for start, end in _fences(text):
+        spans.append((start, end, text[start:end]))
+        taken[start:end] = [True] * (end - start)
     grab(_INLINE_CODE_RE)
     grab(_URL_RE, strip_tail=True)
     grab(_EMAIL_RE, strip_tail=True)
@@ -83,6 +88,26 @@ def protected_spans(text: str) -> tuple[list[tuple[int, int, str]], str]:
         last = end
     prose.append(text[last:])
     return spans, "".join(prose)
+
+
+def _fences(text: str) -> list[tuple[int, int]]:
+    """Fenced code blocks as markdown-it parses them (an unclosed fence runs to the end): (start, end)."""
+    if "```" not in text and "~~~" not in text:
+        return []
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    out = []
+    for token in _markdown().parse(text):
+        if token.type == "fence" and token.map:
+            start, end = starts[token.map[0]], starts[min(token.map[1], len(starts) - 1)]
+            out.append((start, len(text[:end].rstrip("\n")) if end > start else end))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark")
 
 
 def words(text: str) -> list[str]:

@@ -22,6 +22,12 @@ NEIGHBOUR_LANGUAGES: dict[str, tuple[str, ...]] = {
     "sv": ("nl",),
 }
 
+# Widely used languages a translator slips into whatever the target (German for French, ...): always known
+# to the detector beside the neighbours, so that a third language is recognised as one.
+THIRD_LANGUAGES: tuple[str, ...] = ("de", "it", "pt")
+
+# A parenthetical clause is judged apart from the sentence around it.
+_PAREN_RE = re.compile(r"\s*[()]\s*")
 _QUOTE_RE = re.compile(r"«[^»\n]*»|“[^”\n]*”|„[^“”\n]*[“”]|\"[^\"\n]*\"")
 
 
@@ -38,10 +44,11 @@ def lid_text(prose: str) -> str:
 def mixed_segments(prose: str, lid_words: float) -> list[str]:
     """Sentences/lines long enough to be identified one by one, when the output may mix languages.
 
-    Empty unless there are two such segments, or one that leaves more than two words of ``prose``
+    Parenthetical clauses count as segments of their own. Empty unless there are two such segments, or one that leaves more than two words of ``prose``
     (``lid_words`` words in all) outside it.
     """
-    segments = [seg for seg in (lid_text(x) for x in sentences(prose)) if word_count(seg) >= SEGMENT_MIN_WORDS]
+    parts = [p for x in sentences(prose) for p in _PAREN_RE.split(x)]
+    segments = [seg for seg in (lid_text(x) for x in parts) if word_count(seg) >= SEGMENT_MIN_WORDS]
     if len(segments) < 2 and not (segments and lid_words > word_count(segments[0]) + 2):
         return []
     return segments
@@ -52,9 +59,11 @@ class LanguageID:
 
     def __init__(self, languages: Sequence[str], neighbours: bool = True):
         """``languages``: ISO codes; ``neighbours`` also lets the detector know NEIGHBOUR_LANGUAGES."""
+        self.languages: list[str] = list(languages)
         detect = list(languages)
         if neighbours:
-            detect += [n for code in languages for n in NEIGHBOUR_LANGUAGES.get(code, ()) if n not in detect]
+            extra = [n for code in languages for n in NEIGHBOUR_LANGUAGES.get(code, ())] + list(THIRD_LANGUAGES)
+            detect += [n for n in dict.fromkeys(extra) if n not in detect]
         self._detector, self._codes = lingua_detector(detect)
         self._lingua: dict[str, object] = {code: member for member, code in self._codes.items()}
         self._cache: dict[str, list[tuple[str, float]]] = {}

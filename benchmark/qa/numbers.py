@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from benchmark.qa.features import TOKEN_RE
 
 _NUM_RE = re.compile(r"\d+(?:(?:[.,]|[ \u00a0\u202f'’](?=\d{3}(?!\d)))\d+)*(?P<k>[kK](?![^\W\d_]))?")
 _TIME_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s?m\b\.?", re.I)
 _ZERO_MINUTES_RE = re.compile(r"(?<=\d)(?::|\s?h\s?)00\b")
+_LIST_NUMBER_RE = re.compile(r"^([ \t]*)\d{1,2}[.)](?=\s)", re.M)
 _ROMAN_RE = re.compile(r"\b([IVXLCDM]+)(?:e|er|re|ème|º|\.º|\.)?(?![\w])")
 
 # Number words (cardinals, ordinals, "dozen"): digits and words are interchangeable.
@@ -55,6 +57,62 @@ _NUMBER_WORDS: dict[str, dict[str, int]] = {
         "fünfte": 5, "mal": 1, "hälfte": 2, "halb": 2,
     },
 }
+
+
+# Number words that are numbers only (no article, "time", "second", "half" or homonym like "neuf" = new):
+# a value of 2 or more written as one in one text and not at all in the other is a changed number.
+_AMBIGUOUS = frozenset(
+    "a an one single once twice first second half couple pair un une fois premier première second seconde "
+    "moitié demi demie neuf uno una vez veces primer primero primera segundo segunda mitad medio media cuarto "
+    "cuarta ein eine einen einem einer eins mal erste ersten erster erstes hälfte halb".split()
+)
+# Multiplicatives (double, triple...) read as their factor; plural forms accepted.
+_MULTIPLICATIVES: dict[str, dict[str, int]] = {
+    "en": {"double": 2, "twice": 2, "triple": 3, "thrice": 3, "quadruple": 4, "quintuple": 5},
+    "fr": {"double": 2, "triple": 3, "quadruple": 4, "quintuple": 5},
+    "es": {"doble": 2, "triple": 3, "cuádruple": 4, "quíntuple": 5},
+    "de": {"doppelt": 2, "dreifach": 3, "vierfach": 4},
+}
+# Extra words whose value may stand for a number of the other text (never flagged themselves).
+_LOOSE_WORDS: dict[str, dict[str, int]] = {"en": {"both": 2}, "fr": {}, "es": {"ambos": 2, "ambas": 2}}
+_COMPOUND_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# Percent written out: its "cent" is not 100.
+_PERCENT_RE = re.compile(r"\b(?:pour\s?cent|por\s?ciento|por\s?cien)\b", re.I)
+
+
+def word_numbers(text: str, lang: str, strict: bool) -> set[str]:
+    """Values of the number words of ``text``: all of them, or (``strict``) unambiguous ones of 2 or more.
+
+    A hyphenated compound ("fifty-two", "cinquante-deux") is one number: its parts are not numbers of their own
+    (``strict``); otherwise parts and sum are all candidates."""
+    table = _word_table(lang, strict)
+    loose = _word_table(lang, False)
+    out = set()
+    for compound in _compounds(text):
+        parts = compound.split("-")
+        if len(parts) > 1 and all(p in loose for p in parts):
+            if not strict:
+                out.update(loose[p] for p in parts)
+                out.add(str(sum(int(loose[p]) for p in parts)))
+        else:
+            out.update(table[p] for p in parts if p in table)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _compounds(text: str) -> frozenset[str]:
+    """Lower-cased words, hyphenated compounds kept whole."""
+    return frozenset(_COMPOUND_RE.findall(_PERCENT_RE.sub(" % ", text.lower())))
+
+
+@lru_cache(maxsize=64)
+def _word_table(lang: str, strict: bool) -> dict[str, str]:
+    """Number word (plural multiplicatives included) -> value as a digit string."""
+    table = {**_NUMBER_WORDS.get(lang, {}), **_MULTIPLICATIVES.get(lang, {})}
+    if not strict:
+        table.update(_LOOSE_WORDS.get(lang, {}))
+    table.update({w + "s": v for w, v in _MULTIPLICATIVES.get(lang, {}).items()})
+    return {w: str(v) for w, v in table.items() if not strict or (w not in _AMBIGUOUS and v >= 2)}
 
 
 @dataclass
@@ -100,8 +158,9 @@ def interpret(token: str) -> list[frozenset[str]]:
 
 
 def extract_numbers(prose: str, english_times: bool) -> list[Number]:
-    """Numbers of ``prose`` in order; ``english_times`` also reads "3 pm" as 15."""
-    text = _ZERO_MINUTES_RE.sub(" ", prose)
+    """Numbers of ``prose`` in order; ``english_times`` also reads "3 pm" as 15. List numbering is structure,
+    not a number: "1." opening a line is left out."""
+    text = _ZERO_MINUTES_RE.sub(" ", _LIST_NUMBER_RE.sub(" ", prose))
     pm_hours: dict[int, str] = {}
     if english_times:
         for m in _TIME_RE.finditer(text):

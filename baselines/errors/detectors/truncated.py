@@ -65,14 +65,20 @@ def detect(ctx: AnswerContext) -> Finding | None:
         return Finding("truncated", 0.9, (m.start(), len(text)),
                        f"ends with a truncation marker {m.group(0).strip()!r}")
     tail = (max(0, len(text) - 60), len(text))
-    if fr in ("stop", "eos", "end_turn", "stop_sequence", "eos_token"):
-        return None  # the model stopped on its own
     open_structure = _open_structure(text)
+    if fr in ("stop", "eos", "end_turn", "stop_sequence", "eos_token"):
+        # the model stopped on its own: only an announcement of what never comes, or an open code block, is a cut
+        last = text.rsplit("\n", 1)[-1].strip()
+        if open_structure.startswith("ends inside an unclosed code") or (
+                last.endswith(":") and len(last.split()) >= 2 and not last.startswith(("#", "|"))):
+            return Finding("truncated", 0.7, tail, f"{open_structure or 'announces what never comes'}: "
+                                                   f"{clip(text[-40:], 40)!r}")
+        return None
     if open_structure:
         return Finding("truncated", 0.85, tail, f"{open_structure}: {clip(text[-40:], 40)!r}")
     weak, why = _weak_truncation(text, lang)
     if fr in ("length", "max_tokens", "max_length"):
-        if weak > 0 or not _ends_complete(text):
+        if weak > 0 or not (_ends_complete(text) or _repeats_earlier_line(text)):
             return Finding("truncated", 0.9, tail, f"finish_reason={fr} and the text stops mid-unit "
                                                    f"({why or 'no final punctuation'}): {clip(text[-40:], 40)!r}")
         return None  # the limit fell on a complete unit
@@ -95,6 +101,12 @@ def _open_structure(text: str) -> str:
     if st.last_table_row_short or st.last_table_row_open:
         return "ends inside a table row"
     return ""
+
+
+def _repeats_earlier_line(text: str) -> bool:
+    """The last line is a whole copy of an earlier one (a loop that stopped on a complete unit)."""
+    lines = [norm_line(ln) for ln in text[-6000:].split("\n") if ln.strip()]
+    return len(lines) > 2 and len(lines[-1]) >= 3 and lines[-1] in lines[-200:-1]
 
 
 def _ends_complete(text: str) -> bool:
@@ -145,6 +157,10 @@ def _weak_truncation(text: str, lang: str) -> tuple[float, str]:
             nl = norm_line(ln)
             if len(nl) > len(norm_last) + 1 and nl.startswith(norm_last) and nl[len(norm_last)] in " ,;:-":
                 return 0.7, "last line is an earlier line cut short"
+        # cut mid-word: the last line starts at least two earlier lines (a loop cut inside its unit)
+        if sum(1 for ln in lines[-300:-1] if len(norm_line(ln)) > len(norm_last) + 1
+               and norm_line(ln).startswith(norm_last)) >= 2:
+            return 0.7, "last line is an earlier repeated line cut short"
     opened = sum(last.count(c) for c in "([{«“") - sum(last.count(c) for c in ")]}»”")
     if last.rstrip(" `*_").endswith((",", "(", "[", "{", "«", "“", "-", "–", "—", "&", "+")) or opened > 0:
         return 0.75, "ends on an open clause or bracket"

@@ -1,8 +1,9 @@
-"""``code_altered``: code, URLs, e-mails or placeholders of the source are not kept verbatim."""
+"""``code_altered``: code, URLs, e-mails, placeholders, formulas, identifiers, paths or language names changed."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from benchmark.qa.align import missing_counterparts
 from benchmark.qa.features import short
 
 if TYPE_CHECKING:
@@ -20,7 +21,14 @@ def check(ctx: QAContext) -> str:
         if translation.count(item) < source.count(item) and start / max(len(source), 1) < ctx.kept_share:
             if item not in missing and not (ctx.verdict("truncated") and _cut_inside(item, translation)):
                 missing.append(item)
-    return "not kept verbatim: " + short(missing) if missing else ""
+    # formulas, identifiers, paths and language names in the prose: cut ones count as truncated only
+    cut = ctx.translation.rstrip()[-12:] if ctx.verdict("truncated") else None
+    prose = [item for item in missing_counterparts(ctx.s_prose, ctx.t_prose)
+             if cut is None or ctx.s_prose.find(item) / max(len(ctx.s_prose), 1) < ctx.kept_share]
+    parts = ["not kept verbatim: " + short(missing)] if missing else []
+    if prose:
+        parts.append("no counterpart in the translation: " + short(prose))
+    return "; ".join(parts)
 
 
 def _cut_inside(item: str, translation: str) -> bool:

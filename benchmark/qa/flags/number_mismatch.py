@@ -1,20 +1,37 @@
 """``number_mismatch``: numbers of the source missing from the translation, or new ones in it."""
 from __future__ import annotations
 
+import difflib
+import re
+from collections import Counter
 from typing import TYPE_CHECKING
 
+from benchmark.qa.align import fold_formula, formulas
 from benchmark.qa.features import short
-from benchmark.qa.numbers import extract_numbers, match_numbers, roman_numerals, spelled_numbers, to_roman
+from benchmark.qa.numbers import (
+    Number,
+    extract_numbers,
+    match_numbers,
+    roman_numerals,
+    spelled_numbers,
+    to_roman,
+    word_numbers,
+)
+from benchmark.qa.units import unconverted
 
 if TYPE_CHECKING:
     from benchmark.qa.context import QAContext
+
+# A number with the sign written before it, in a formula without spacing ("-9" of "4x^3-9x-14").
+_SIGNED_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 
 def check(ctx: QAContext) -> str:
     """Unmatched numbers, both ways, after normalisation (spelled-out and Roman forms count as kept).
 
-    Numbers lost in a truncated tail count as ``truncated`` only; extra numbers are not reported when
-    ``hallucinated_addition`` or ``repetition`` fires, nor when they repeat a number of the source.
+    Numbers lost in a truncated tail are both ``truncated`` and ``number_mismatch``; extra numbers are not reported when
+    ``repetition`` fires, nor when they repeat a number of the source (a number in added text is both
+    ``hallucinated_addition`` and ``number_mismatch``). Number words, units and formulas: ``_words_and_units``.
     """
     s_prose, t_prose, tgt, src_lang = ctx.s_prose, ctx.t_prose, ctx.tgt, ctx.src_lang
     src = extract_numbers(s_prose, english_times=src_lang == "en")
@@ -26,21 +43,60 @@ def check(ctx: QAContext) -> str:
         kept = []
         for num in missing:
             ints = {v for v in num.values if v.isdigit()}
-            if num.pos >= ctx.kept_share or ints & spelled:
+            if ints & spelled:
                 continue
             if any(0 < int(v) < 4000 and to_roman(int(v)) in romans for v in ints):
                 continue
             kept.append(num)
         missing = kept
-    if extra and not (ctx.verdict("hallucinated_addition") or ctx.verdict("repetition")):
+    if extra and not ctx.verdict("repetition"):
         # an extra copy of a number the source has is restructuring ("24/7" -> "24 h/24, 7 j/7"), not an error
         known = spelled_numbers(s_prose, src_lang).union(*(n.values for n in src))
         extra = [n for n in extra if not (n.values & known)]
     else:
         extra = []
-    parts = []
+    parts = _words_and_units(ctx, src, tgt_nums)
     if missing:
         parts.append("in source, not in translation: " + short([n.surface for n in missing], 5, 20))
     if extra:
         parts.append("in translation, not in source: " + short([n.surface for n in extra], 5, 20))
     return "numbers " + "; ".join(parts) if parts else ""
+
+
+def _words_and_units(ctx: QAContext, src: list[Number], tgt_nums: list[Number]) -> list[str]:
+    """Number words with no counterpart (digits or words) in the other text, units converted without
+    their quantity, and signed numbers of a formula that changed."""
+    # a counterpart may be written in any language at hand (text kept in English, a third language)
+    langs = dict.fromkeys((ctx.src_lang, ctx.tgt, *ctx.lid.languages))
+    s_all = set().union(*(word_numbers(ctx.s_prose, lang, strict=False) for lang in langs), *(n.values for n in src))
+    t_all = set().union(*(word_numbers(ctx.t_prose, lang, strict=False) for lang in langs),
+                        *(n.values for n in tgt_nums))
+    added = sorted(word_numbers(ctx.t_prose, ctx.tgt, strict=True) - s_all, key=int)
+    lost = sorted(word_numbers(ctx.s_prose, ctx.src_lang, strict=True) - t_all, key=int)
+    if ctx.verdict("truncated"):
+        lost = []
+    parts = []
+    if lost:
+        parts.append("in source (as a word), not in translation: " + short(lost, 5, 20))
+    if added:
+        parts.append("in translation (as a word), not in source: " + short(added, 5, 20))
+    converted = unconverted(ctx.s_prose, ctx.t_prose)
+    if converted:
+        parts.append("unit changed, quantity kept: " + short(converted, 3, 30))
+    signs = _formula_signs(ctx)
+    if signs:
+        parts.append("signed numbers of a formula changed: " + signs)
+    return parts
+
+
+def _formula_signs(ctx: QAContext) -> str:
+    """A source formula with no counterpart whose closest translation formula has other signed numbers."""
+    t_formulas = formulas(ctx.t_prose)
+    folded = fold_formula(ctx.t_prose)
+    for formula in formulas(ctx.s_prose):
+        if fold_formula(formula) in folded or not t_formulas:
+            continue
+        closest = max(t_formulas, key=lambda t: difflib.SequenceMatcher(None, formula, t).ratio())
+        if Counter(_SIGNED_RE.findall(fold_formula(formula))) != Counter(_SIGNED_RE.findall(fold_formula(closest))):
+            return f"{short([formula], 1)} -> {short([closest], 1)}"
+    return ""

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 REPEAT_MIN_RUN_WORD = 3
 # Consecutive repeats of an n-gram (n >= 2) that count as a degenerate loop.
 REPEAT_MIN_RUN_NGRAM = 3
-# A doubled word ("comment comment") this long (n-gram: 3 letters more) is a stutter when the source repeats nothing.
+# A doubled word ("comment comment") this long (n-gram: 3 letters more) is a stutter when the source repeats
+# nothing; in French and Spanish any doubled word of 2+ letters is ("de de", "como como").
 DOUBLED_MIN_LETTERS = 5
+# Short words that double legitimately (French reflexives: "nous nous levons", "vous vous trompez").
+_GRAMMATICAL_DOUBLES = frozenset({"nous", "vous"})
 # Sentences shorter than this (words) are ignored by the repeated-sentence test.
 REPEAT_SENTENCE_MIN_WORDS = 3
 # A sentence appearing this many times, more often than any sentence of the source, is repetition.
@@ -40,7 +43,8 @@ def check(ctx: QAContext) -> str:
     if source_run == 1 and max(tw, tn) == 2:
         for sentence in sentences(t_prose):  # within one sentence: a restatement across sentences is not a stutter
             (dw, word), (dn, ngram) = max_runs(norm(sentence).split())
-            if dw == 2 and len(word) >= DOUBLED_MIN_LETTERS and word.isalpha():
+            if dw == 2 and word.isalpha() and word not in _GRAMMATICAL_DOUBLES and (
+                    len(word) >= DOUBLED_MIN_LETTERS or len(word) >= 2 and ctx.tgt in ("fr", "es")):
                 return f"'{word}' doubled"
             if dn == 2 and sum(c.isalpha() for c in ngram) >= DOUBLED_MIN_LETTERS + 3:
                 return f"'{short([ngram], 1)}' doubled"

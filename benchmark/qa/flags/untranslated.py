@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from typing import TYPE_CHECKING
 
-from benchmark.qa.features import norm, short, words
+from benchmark.qa.features import TOKEN_RE, is_title_like, norm, short, words
 from benchmark.qa.language_id import LID_MIN_WORDS
 
 if TYPE_CHECKING:
@@ -19,10 +21,19 @@ UNTRANSLATED_CONFIDENCE = 0.70
 SEGMENT_COPY_MAX_TARGET_CONFIDENCE = 0.20
 # Share of a source-language sentence's words allowed to be absent from the source (copied-sentence test).
 SEGMENT_MAX_NEW_WORDS = 0.10
+# A run of this many source words copied in order into the translation, identified as the source
+# language, is English left in (part of a sentence: "... desventajas of working at a startup").
+COPIED_RUN_MIN_WORDS = 4
+
+# Quoted material of the source (a text to correct, a title): copying it is not leaving it untranslated.
+# Code punctuation, markup and colons: a copied run stops there.
+_BREAK_RE = re.compile(r"[{}()\[\];=<>:|]")
+_SOURCE_QUOTE_RE = re.compile(r"«[^»]*»|“[^”]*”|\"[^\"]*\"|(?<![\w'’])['‘][^'‘’\n]+['’](?![\w'’])")
 
 
 def check(ctx: QAContext) -> str:
-    """Copied (identical or nearly), detected as the source language, or one sentence copied from the source."""
+    """Copied (identical or nearly), detected as the source language, one sentence or a run of words copied
+    from the source; quoted text and a task's input paragraph of the source may stay in its language."""
     if not ctx.translatable:
         return ""
     copied = _copied(ctx.s_prose, ctx.t_prose)
@@ -42,8 +53,38 @@ def check(ctx: QAContext) -> str:
         if top == src_lang and dict(seg_conf).get(tgt, 0.0) <= SEGMENT_COPY_MAX_TARGET_CONFIDENCE:
             seg_words = [w.lower() for w in words(seg)]
             new = sum(1 for w in seg_words if w not in source_vocab) / max(len(seg_words), 1)
-            if new <= SEGMENT_MAX_NEW_WORDS:
+            if new <= SEGMENT_MAX_NEW_WORDS and not _task_input(ctx.s_prose, seg):
                 return f"sentence left in {top}: {short([seg], 1, 50)}"
+    return _copied_run(ctx)
+
+
+def _task_input(s_prose: str, segment: str) -> bool:
+    """``segment`` is quoted in the source, or lies in a paragraph after the first (the text a task works on)."""
+    key = norm(segment)
+    if any(key in norm(q) for q in _SOURCE_QUOTE_RE.findall(s_prose)):
+        return True
+    return any(key in norm(p) for p in re.split(r"\n\s*\n", s_prose)[1:])
+
+
+def _copied_run(ctx: QAContext) -> str:
+    """The longest run of source words copied in order, not a title, a quote, code or the task's input text,
+    that language ID reads as the source language: evidence naming it, else ""."""
+    s_tok: list[str] = []
+    for chunk in _BREAK_RE.split(_SOURCE_QUOTE_RE.sub(" | ", unicodedata.normalize("NFKC", ctx.s_prose))):
+        s_tok += TOKEN_RE.findall(chunk) + ["|"]  # a run never crosses a quote, code punctuation or a colon
+    t_tok = TOKEN_RE.findall(unicodedata.normalize("NFKC", ctx.t_prose))
+    matcher = difflib.SequenceMatcher(None, [w.lower() for w in s_tok], [w.lower() for w in t_tok], autojunk=False)
+    for block in sorted(matcher.get_matching_blocks(), key=lambda b: -b.size):
+        if block.size < COPIED_RUN_MIN_WORDS:
+            break
+        run = s_tok[block.a: block.a + block.size]
+        text = " ".join(run)
+        if (is_title_like(words(text)) or _task_input(ctx.s_prose, text)
+                or sum(w.isalpha() for w in run) < COPIED_RUN_MIN_WORDS):
+            continue
+        top = ctx.confidences(text)[0][0] if ctx.detectable else ctx.src_lang
+        if top == ctx.src_lang:
+            return f"{block.size} words left in {top}, no translation: {short([text], 1, 50)}"
     return ""
 
 
