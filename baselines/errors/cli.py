@@ -70,6 +70,12 @@ def _validate(path: str, lineno: int, row: Any, languages: tuple[str, ...], labe
     return row
 
 
+def judge_option() -> Any:
+    return click.option("--judge", default=None, metavar="SPEC",
+                        help="Ask this judge (openai:<model>[@<base_url>] | hf:/llm:<id|path>) to confirm or reject "
+                             "the uncertain findings (cached in the workspace); the rules alone by default.")
+
+
 @click.group("errors")
 def errors() -> None:
     """Critical errors in answers: repetition loops, unintended code, wrong language, format leaks, empty, truncated."""
@@ -82,15 +88,19 @@ def errors() -> None:
               help="JSONL written with critical_errors and critical_error_evidence added.")
 @languages_option("Languages the detector knows (ISO 639-1, comma-separated); every line's lang must be one.",
                   default="en,fr,es")
-def detect_cmd(input_path: str, out_path: str, languages: str) -> None:
+@judge_option()
+@click.pass_obj
+def detect_cmd(ctx: Any, input_path: str, out_path: str, languages: str, judge: str | None) -> None:
     """Add critical_errors (labels) and critical_error_evidence to every line of INPUT."""
     langs = tuple(parse_languages(languages))
     rows = read_records(input_path, langs)  # everything validated before any work or write
     detector = CriticalErrorDetector(langs)
     start = time.perf_counter()
-    results = detector.detect_many([(r["instruction"], r["output"], r["lang"].strip().lower(), r.get("finish_reason"))
-                                    for _, r in rows])
+    items = [(r["instruction"], r["output"], r["lang"].strip().lower(), r.get("finish_reason")) for _, r in rows]
+    results = detector.detect_many(items)
     elapsed = time.perf_counter() - start
+    if judge:
+        results = _second_opinion(ctx, judge, items, results)
     with atomic_open(out_path) as fh:
         for (_, row), found in zip(rows, results):
             row = dict(row)
@@ -98,6 +108,27 @@ def detect_cmd(input_path: str, out_path: str, languages: str) -> None:
             row["critical_error_evidence"] = [f.to_dict() for f in found]
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     _print_rates(rows, results, elapsed, out_path)
+
+
+def _second_opinion(ctx: Any, spec: str, items: list[tuple], results: list, ids: list[str] | None = None) -> list:
+    """``results`` with the judge's rejections of uncertain findings applied; prints what it changed."""
+    from baselines.errors.second_opinion import SecondOpinion
+    from baselines.judging.judge import make_backend
+    import hashlib
+
+    backend = make_backend(spec, scoring="text", max_tokens=8)
+    try:
+        cache = ctx.workspace.cache_dir / "second-opinion" / f"{hashlib.sha256(backend.name.encode()).hexdigest()[:16]}.jsonl"
+        start = time.perf_counter()
+        reviewed, rep = SecondOpinion(backend, cache).review(items, results, ids)
+        seconds = time.perf_counter() - start
+    finally:
+        backend.close()
+    rate = f"{rep.asked / seconds:.1f} questions/s" if rep.asked and seconds > 0 else "all from cache"
+    click.echo(f"second opinion ({backend.name}): {rep.confirmed} confirmed, {rep.rejected} rejected, "
+               f"{rep.undecided} undecided, {rep.failed} failed; {rep.asked} asked ({rate}), {rep.from_cache} from cache",
+               err=True)
+    return reviewed
 
 
 def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
@@ -159,8 +190,10 @@ def scan_cmd(ctx, languages: str | None) -> None:
 @json_option("Print one JSON object instead of a table.")
 @click.option("--show-misses", "--show-errors", "show_errors", is_flag=True,
               help="Also list the items where the detectors disagree with the labels, with their evidence.")
-def evaluate_cmd(dev_path: str, split: str | None, shared: str | None, languages: str, as_json: bool,
-                 show_errors: bool) -> None:
+@judge_option()
+@click.pass_obj
+def evaluate_cmd(ctx: Any, dev_path: str, split: str | None, shared: str | None, languages: str, as_json: bool,
+                 show_errors: bool, judge: str | None) -> None:
     """Precision / recall / F1 per label, macro-F1, false alarms on clean items and label confusion."""
     langs = tuple(parse_languages(languages))
     rows = read_records(dev_path, langs, labelled=True, shared=shared)
@@ -172,7 +205,11 @@ def evaluate_cmd(dev_path: str, split: str | None, shared: str | None, languages
     for n, rec in enumerate(records):
         rec.setdefault("id", f"line-{n + 1}")
     start = time.perf_counter()
-    report = evaluate_records(records, CriticalErrorDetector(langs))
+    review = None
+    if judge:
+        def review(items: list[tuple], found: list) -> list:
+            return _second_opinion(ctx, judge, items, found, [r["id"] for r in records])
+    report = evaluate_records(records, CriticalErrorDetector(langs), review=review)
     report["seconds"] = round(time.perf_counter() - start, 3)
     errors_list = [{"id": i, "missed": m, "spurious": s, "evidence": e} for i, m, s, e in report.pop("errors")]
     if as_json:

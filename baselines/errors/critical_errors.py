@@ -12,7 +12,7 @@ answer is bounded whatever its length. ``detect_many`` batches lingua calls over
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from bench.label_scores import evaluation_report
 from bench.vocabulary import ERROR_LABELS as LABELS
@@ -99,15 +99,18 @@ def findings_to_record(findings: list[Finding]) -> dict:
             "critical_error_evidence": [f.to_dict() for f in findings]}
 
 
-def evaluate(records: Sequence[dict], detector: CriticalErrorDetector | None = None) -> dict:
+def evaluate(records: Sequence[dict], detector: CriticalErrorDetector | None = None,
+             review: Callable[[list[tuple], list[list[Finding]]], list[list[Finding]]] | None = None) -> dict:
     """Scores of the detectors on records carrying gold ``labels`` (:func:`bench.label_scores.evaluation_report`).
 
     Adds ``detector_version`` and ``errors``: ``(id, missed, spurious, evidence)`` of each item where the
-    detectors and the labels disagree.
+    detectors and the labels disagree. ``review``: applied to the findings before scoring (a second opinion).
     """
     detector = detector or CriticalErrorDetector(sorted({r["lang"] for r in records} | {"en", "fr", "es"}))
-    predictions = detector.detect_many([(r["instruction"], r["output"], r["lang"], r.get("finish_reason"))
-                                        for r in records])
+    items = [(r["instruction"], r["output"], r["lang"], r.get("finish_reason")) for r in records]
+    predictions = detector.detect_many(items)
+    if review is not None:  # a second opinion on the uncertain findings (baselines.errors.second_opinion)
+        predictions = review(items, predictions)
     gold = [set(rec["labels"]) for rec in records]
     pred = [{f.label for f in found} for found in predictions]
     errors = [(rec.get("id", "?"), sorted(g - p), sorted(p - g), {f.label: f.evidence for f in found})
