@@ -5,7 +5,12 @@ Reads ../shared/data/just-eval-instruct/outputs/*.jsonl in place (English answer
 once, outside the timing), prints the share of answers per label and model, and ends with one JSON line:
 ``{"detector_items_per_s": ..., "items": ...}``.
 
-    python perf/detectors.py [--repeat 3] [--outputs DIR]
+Then the optional second opinion (``--judge``) on the same answers: every uncertain finding is asked of
+a loopback OpenAI-compatible server answering "no" after ``--judge-latency-ms`` (a stand-in judge: what
+is measured is the path's own cost and its concurrency, not a model), with a fresh cache; reported
+separately as ``second_opinion_items_per_s``.
+
+    python perf/detectors.py [--repeat 3] [--outputs DIR] [--judge-latency-ms 50]
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outputs", default=str(OUTPUTS), help="folder of <model>.jsonl answer files")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one is reported")
+    parser.add_argument("--judge-latency-ms", type=float, default=50.0, help="latency of the loopback judge")
     args = parser.parse_args()
 
     files = sorted(Path(args.outputs).glob("*.jsonl"))
@@ -68,9 +74,36 @@ def main() -> None:
         print(f"{model:28s}{cells}")
     print(f"detector built in {build_s:.2f}s; {len(rows)} answers ({chars / len(rows):,.0f} chars on average) "
           f"in {best:.2f}s (best of {args.repeat})")
+    second = second_opinion_speed(rows, results, args.judge_latency_ms / 1000, best)
+    print(f"second opinion: {second['second_opinion_questions']} uncertain findings asked in "
+          f"{second['second_opinion_s']:.2f}s ({second['second_opinion_items_per_s']:,.0f} answers/s overall)")
     print(json.dumps({"detector_items_per_s": round(len(rows) / best, 1), "items": len(rows),
                       "seconds": round(best, 3), "mean_chars": round(chars / len(rows)), "build_s": round(build_s, 2),
-                      "detector_version": DETECTOR_VERSION}))
+                      "detector_version": DETECTOR_VERSION, **second}))
+
+
+def second_opinion_speed(rows: list[tuple], results: list, latency_s: float, rules_s: float) -> dict:
+    """Rules (``rules_s``) plus the second opinion on their uncertain findings, against a loopback judge."""
+    import tempfile
+
+    from baselines.errors.second_opinion import SecondOpinion
+    from baselines.judging.judge import make_backend
+    from perf.loopback_server import start_chat_server
+
+    server, stats = start_chat_server(latency_s, lambda body: "No")
+    backend = make_backend(f"openai:judge@http://127.0.0.1:{server.server_address[1]}/v1", scoring="text",
+                           max_tokens=8, client_options={"api_key": "loopback"})
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            _, report = SecondOpinion(backend, Path(tmp) / "cache.jsonl").review(rows, results)
+            seconds = time.perf_counter() - t0
+    finally:
+        backend.close()
+        server.shutdown()
+    return {"second_opinion_items_per_s": round(len(rows) / (rules_s + seconds), 1), "second_opinion_s": round(seconds, 2),
+            "second_opinion_questions": report.asked, "second_opinion_rejected": report.rejected,
+            "judge_latency_ms": round(latency_s * 1000), "judge_max_inflight": stats["max_inflight"]}
 
 
 if __name__ == "__main__":

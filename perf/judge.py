@@ -29,16 +29,16 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("BENCH_NO_PROGRESS", "1")
 
 from baselines.judging.judge import judge_responses  # noqa: E402
+from perf.loopback_server import start_chat_server  # noqa: E402
 from baselines.judging.parse import MULTI_ASPECTS, SAFETY_ASPECTS  # noqa: E402
 from bench.ids import response_id, run_key  # noqa: E402
 from bench.workspace import Workspace  # noqa: E402
@@ -49,49 +49,13 @@ OUTPUTS = REPO.parent / "shared" / "data" / "just-eval-instruct" / "outputs"
 # --------------------------------------------------------------------------- a slow judge server
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
+def start_judge_server(latency_s: float) -> tuple[Any, dict]:
+    """The loopback judge: every answer scores each aspect 4 (``perf/loopback_server.py``)."""
+    def reply(body: dict) -> str:
+        aspects = MULTI_ASPECTS if '"helpfulness"' in body["messages"][0]["content"] else SAFETY_ASPECTS
+        return json.dumps({a: {"reason": "Adequate.", "score": 4} for a in aspects})
 
-
-def start_judge_server(latency_s: float) -> tuple[_Server, dict]:
-    stats = {"requests": 0, "inflight": 0, "max_inflight": 0}
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
-
-        def log_message(self, *args) -> None:  # quiet
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            with lock:
-                stats["requests"] += 1
-                stats["inflight"] += 1
-                stats["max_inflight"] = max(stats["max_inflight"], stats["inflight"])
-            try:
-                time.sleep(latency_s)
-                system = body["messages"][0]["content"]
-                aspects = MULTI_ASPECTS if '"helpfulness"' in system else SAFETY_ASPECTS
-                text = json.dumps({a: {"reason": "Adequate.", "score": 4} for a in aspects})
-                payload = json.dumps({
-                    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 900, "completion_tokens": 60, "total_tokens": 960}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            finally:
-                with lock:
-                    stats["inflight"] -= 1
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server, stats
+    return start_chat_server(latency_s, reply)
 
 
 # --------------------------------------------------------------------------- inputs
