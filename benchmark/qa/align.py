@@ -21,6 +21,9 @@ _FORMULA_FOLD = str.maketrans({"−": "-", "×": "*", "·": "*", "∙": "*", "�
 _MATH_TOKEN_RE = re.compile(r"[\d.,]*[A-Za-z]{0,3}(?:[\d.,]*[-+*/^=<>≤≥≠≈|()\[\]!%²³]+[\d.,]*[A-Za-z]{0,3})*[\d.,]*")
 # A function call (f(x), O(n), getnumber()) whose name is short or whose arguments are not a word.
 _CALL_RE = re.compile(r"[A-Za-z_][\w.]*\([^()\s]*\)")
+# A function name written with its call ("getnumber()", "print('hi')", "max(a,b)"): empty arguments or
+# code-like ones; letters-only arguments are a plural in prose ("friend(s)") or a formula ("f(x)").
+_CALL_NAME_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w+)\((?:\)|[^()\n]{0,60}?[\d_,.'\"=][^()\n]{0,60}?\))")
 _ORDINAL_OR_UNIT_RE = re.compile(r"\d+(?:[.,]\d+)?[A-Za-z°%]{0,5}")
 
 # Identifier shapes kept verbatim by a translator.
@@ -87,8 +90,9 @@ def fold_formula(text: str) -> str:
 
 
 def identifiers(prose: str) -> list[str]:
-    """Paths, file and dotted names, snake/camel case, letters-with-digits, ``::`` names, LaTeX commands."""
-    out: list[str] = []
+    """Paths, file and dotted names, snake/camel case, letters-with-digits, ``::`` names, LaTeX commands, the
+    names of function calls."""
+    out: list[str] = [m.group(1) for m in _CALL_NAME_RE.finditer(prose)]
     for raw in prose.split():
         token = raw.strip(_WRAP)
         if len(token) < 3 or _ORDINAL_OR_UNIT_RE.fullmatch(token) or "@" in token:

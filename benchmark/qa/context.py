@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Callable, Mapping
 
+from benchmark.qa.align import missing_counterparts
 from benchmark.qa.features import (
     EXPECTED_LENGTH_RATIO,
     MIN_TRANSLATABLE_WORDS,
@@ -65,9 +66,23 @@ class QAContext:
         return self._source_parts[1]
 
     @cached_property
+    def _translation_parts(self) -> tuple[list[tuple[int, int, str]], str]:
+        return protected_spans(self.translation)
+
+    @property
+    def t_spans(self) -> list[tuple[int, int, str]]:
+        """Protected spans of the translation as (start, end, text)."""
+        return self._translation_parts[0]
+
+    @property
     def t_prose(self) -> str:
         """The translation without its protected spans."""
-        return protected_spans(self.translation)[1]
+        return self._translation_parts[1]
+
+    @cached_property
+    def prose_missing(self) -> list[str]:
+        """Formulas, identifiers and language names of the source prose with no counterpart in the translation."""
+        return missing_counterparts(self.s_prose, self.t_prose)
 
     @cached_property
     def s_words(self) -> list[str]:

@@ -188,3 +188,61 @@ def collapse_runs(tokens: list[str]) -> list[str]:
             i = j if j > i + n else i + 1
         out = result
     return out
+
+
+# Characters that end a sentence, and closing quotes/brackets/markup skipped before looking for one.
+_TERMINAL = ".!?…:;"
+_CLOSERS = "\"'»”“’)]*_ \t\n"
+
+# Words a complete sentence does not end with (articles, prepositions, conjunctions...).
+_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the a an of to and or in on for with by from that this my your is are at as but".split()),
+    "fr": frozenset(
+        "le la les l de du des d un une et ou à au aux en pour par avec sans sur sous dans que qui qu ce cet "
+        "cette ces son sa ses leur leurs mon ma mes ton ta tes notre votre nos vos mais donc car si comme est "
+        "très plus entre vers chez".split()
+    ),
+    "es": frozenset(
+        "el la los las lo de del un una unos unas y o e u a al en para por con sin sobre que quien cual su sus "
+        "mi mis tu tus nuestro nuestra muy más pero si como es se entre hacia desde".split()
+    ),
+    "de": frozenset(
+        "der die das den dem des ein eine einen einem einer und oder zu zum zur im in mit für von vom auf an am "
+        "bei dass ist sehr aus über unter gegen wie als aber".split()
+    ),
+    "it": frozenset("il lo la i gli le di del della un una e o a in per con su che è".split()),
+    "pt": frozenset("o a os as de do da dos das um uma e ou em no na para por com que é".split()),
+}
+
+
+def ends_mid_sentence(text: str, lang: str) -> tuple[bool, str]:
+    """(strong, reason): ends with a comma/hyphen/function word; weak endings return (False, reason)."""
+    stripped = text.rstrip()
+    if not stripped:
+        return True, "empty"
+    if stripped.endswith("`"):  # ends with code (a closed fence or span): judged by the code checks
+        return False, ""
+    core = stripped.rstrip(_CLOSERS)
+    if not core:
+        return False, ""
+    if core[-1] in ",;(-–—/&+":
+        return True, f"ends with '{core[-1]}'"
+    if core[-1] in _TERMINAL:
+        return False, ""
+    last = TOKEN_RE.findall(core.lower())
+    if last:
+        word = re.split(r"['’]", last[-1])[-1]
+        if word in _FUNCTION_WORDS.get(lang, frozenset()) or last[-1].endswith(("'", "’")):
+            return True, f"ends with '{last[-1]}'"
+    return False, "no final punctuation"
+
+
+def ends_terminal(text: str) -> bool:
+    """Ends with sentence punctuation or a closed code fence."""
+    core = text.rstrip().rstrip(_CLOSERS)
+    return bool(core) and (core[-1] in _TERMINAL or core.endswith("```"))
+
+
+def ends_with_question(text: str) -> bool:
+    """The last sentence is a question."""
+    return text.rstrip().rstrip(_CLOSERS).endswith(("?", "？"))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from benchmark.qa.align import missing_counterparts
 from benchmark.qa.features import short
 
 if TYPE_CHECKING:
@@ -23,7 +22,7 @@ def check(ctx: QAContext) -> str:
                 missing.append(item)
     # formulas, identifiers, paths and language names in the prose: cut ones count as truncated only
     cut = ctx.translation.rstrip()[-12:] if ctx.verdict("truncated") else None
-    prose = [item for item in missing_counterparts(ctx.s_prose, ctx.t_prose)
+    prose = [item for item in ctx.prose_missing
              if cut is None or ctx.s_prose.find(item) / max(len(ctx.s_prose), 1) < ctx.kept_share]
     parts = ["not kept verbatim: " + short(missing)] if missing else []
     if prose:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import TYPE_CHECKING
 
-from benchmark.qa.features import LIST_ITEM_RE, TOKEN_RE, lines, sentences, short
+from bench.languages import LANGUAGES
+from benchmark.qa.features import LIST_ITEM_RE, TOKEN_RE, ends_mid_sentence, ends_terminal, lines, sentences, short
 
 if TYPE_CHECKING:
     from benchmark.qa.context import QAContext
@@ -19,6 +21,10 @@ HALLUCINATED_SLACK_CHARS = 20
 HALLUCINATED_EXTRA_RATIO = 1.25
 # An extra sentence needs this many words/numbers to count as added content.
 EXTRA_SENTENCE_MIN_WORDS = 4
+
+# A source that stops mid-sentence, translated into text this much longer than expected that ends with a
+# complete sentence, has been completed (the task answered). Same value as HALLUCINATED_EXTRA_RATIO.
+COMPLETED_RATIO = 1.25
 
 # Hashtags (#word), compared in number with the source's.
 _HASHTAG_RE = re.compile(r"(?<![\w&#/])#[^\W\d_][\w-]*")
@@ -44,6 +50,13 @@ _NOTE_RE = re.compile(
     re.I,
 )
 
+# A line labelled with a language name ("French: ...", "Español:"), as a few-shot prompt's continuation writes.
+_LANGUAGE_LABEL_RE = re.compile(
+    r"^[ \t*_]*(?:" + "|".join(sorted({re.escape(n) for row in LANGUAGES.values() for n in (row.name, row.native)},
+                                       key=len, reverse=True)) + r")[ \t*_]*[:：]",
+    re.I | re.M,
+)
+
 
 def check(ctx: QAContext) -> str:
     """A preamble or note not in the source; unless ``repetition`` explains it: too long, or more hashtags,
@@ -55,6 +68,12 @@ def check(ctx: QAContext) -> str:
     m = _NOTE_RE.search(translation)
     if m and not _NOTE_RE.search(source):
         return f"note not in source: {short([m.group(0).strip(' (*')], 1)}"
+    m = _LANGUAGE_LABEL_RE.search(translation)
+    if m and not _LANGUAGE_LABEL_RE.search(source):
+        return f"language label not in source: {m.group(0).strip(' *_')}"
+    added = _added_spans(ctx)
+    if added:
+        return "code, URLs or e-mails not in source: " + short(added, 2)
     if ctx.verdict("repetition"):
         return ""
     s_len, t_len, ratio, expected = ctx.s_len, ctx.t_len, ctx.ratio, ctx.expected
@@ -63,6 +82,9 @@ def check(ctx: QAContext) -> str:
     limit = HALLUCINATED_RATIO if more_units else HALLUCINATED_RATIO_SAME_SENTENCES
     if s_len and t_len > s_len * expected * limit + HALLUCINATED_SLACK_CHARS:
         return f"{ratio:.0%} of the expected length"
+    if (ctx.ratio >= COMPLETED_RATIO and ends_mid_sentence(source, ctx.src_lang)[0]
+            and not ends_mid_sentence(translation, ctx.tgt)[0] and ends_terminal(translation)):
+        return f"source stops mid-sentence, translation completes it ({ratio:.0%} of the expected length)"
     s_tags, t_tags = _HASHTAG_RE.findall(source), _HASHTAG_RE.findall(translation)
     if len(t_tags) > len(s_tags):
         return "hashtags not in source: " + short(t_tags)
@@ -77,3 +99,31 @@ def check(ctx: QAContext) -> str:
         if lines(t_prose) > lines(s_prose):
             return f"{lines(t_prose)} lines, source has {lines(s_prose)}"
     return ""
+
+
+def _span_kind(text: str) -> str:
+    """'code block', 'url', 'e-mail', or '' for the spans a translator may add or drop (inline code, placeholders)."""
+    if text.startswith(("```", "~~~")):
+        return "code block"
+    if text.lower().startswith(("http://", "https://", "www.")):
+        return "url"
+    return "e-mail" if "@" in text and " " not in text else ""
+
+
+def _added_spans(ctx: QAContext) -> list[str]:
+    """Code blocks, URLs and e-mails of the translation beyond the source's count of that kind, whose content
+    the source does not hold (a fence put around the source's own unfenced code is not an addition)."""
+    have = Counter(_span_kind(text) for _, _, text in ctx.s_spans)
+    seen: Counter = Counter()
+    flat_source = "".join(ctx.source.split())
+    added = []
+    for _, _, text in ctx.t_spans:
+        kind = _span_kind(text)
+        if not kind:
+            continue
+        seen[kind] += 1
+        body = text.split("\n", 1)[1].rsplit("\n", 1)[0] if kind == "code block" and "\n" in text else text
+        flat = "".join(body.split())
+        if seen[kind] > have[kind] and flat and flat not in flat_source:
+            added.append(text.split("\n", 1)[0] if kind == "code block" else text)
+    return added

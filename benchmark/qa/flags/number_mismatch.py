@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 # A number with the sign written before it, in a formula without spacing ("-9" of "4x^3-9x-14").
 _SIGNED_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
+# This many consecutive extra integers in a looping translation are the loop counting, not changed numbers.
+COUNTING_LOOP_MIN = 3
 
 
 def check(ctx: QAContext) -> str:
@@ -49,18 +51,26 @@ def check(ctx: QAContext) -> str:
                 continue
             kept.append(num)
         missing = kept
-    if extra and not ctx.verdict("repetition"):
+    if extra:
         # an extra copy of a number the source has is restructuring ("24/7" -> "24 h/24, 7 j/7"), not an error
         known = spelled_numbers(s_prose, src_lang).union(*(n.values for n in src))
         extra = [n for n in extra if not (n.values & known)]
-    else:
-        extra = []
+        if ctx.verdict("repetition"):
+            extra = _outside_loop(extra, t_prose)
     parts = _words_and_units(ctx, src, tgt_nums)
     if missing:
         parts.append("in source, not in translation: " + short([n.surface for n in missing], 5, 20))
     if extra:
         parts.append("in translation, not in source: " + short([n.surface for n in extra], 5, 20))
     return "numbers " + "; ".join(parts) if parts else ""
+
+
+def _outside_loop(extra: list[Number], t_prose: str) -> list[Number]:
+    """Extra numbers a loop does not explain: none when they count up (1, 2, 3...), else those written once."""
+    ints = sorted({int(n.surface) for n in extra if n.surface.isdigit()})
+    if len(ints) >= COUNTING_LOOP_MIN and ints == list(range(ints[0], ints[0] + len(ints))):
+        return []
+    return [n for n in extra if len(re.findall(r"(?<![\d.,])" + re.escape(n.surface) + r"(?![\d])", t_prose)) == 1]
 
 
 def _words_and_units(ctx: QAContext, src: list[Number], tgt_nums: list[Number]) -> list[str]:

@@ -25,6 +25,16 @@ REPEAT_SENTENCE_MIN_WORDS = 3
 REPEAT_SENTENCE_MIN_COUNT = 2
 # A line/list item appearing this many times, more often than in the source, is repetition.
 REPEAT_LINE_MIN_COUNT = 3
+# A sentence/line that starts another one of this many words and covers this share of it (a loop whose last
+# copy is cut: "Je voudrais un café\nJe voudrais un") counts as a repeat of it.
+VARIANT_MIN_WORDS = 4
+VARIANT_MIN_SHARE = 0.8
+# A phrase of 2+ words joined to itself by a conjunction ("los amigos y los amigos") loops when the source
+# joins no phrase to itself; single words are left out ("encore et encore", "más y más" are idioms).
+COORDINATED_MIN_WORDS = 2
+_CONJUNCTIONS = frozenset("and or et ou y o e u und oder".split())
+# A label opening a line ("French: ...", "Q: ...") is not part of the sentence compared.
+_LINE_LABEL_RE = re.compile(r"^\W*[^\W\d_]{1,20}\s?[:：]\s*")
 # Character pattern (1-6 chars) repeated this many times in a row ("hahahaha", "!!!!!!!!").
 REPEAT_CHAR_MIN_RUN = 8
 
@@ -48,6 +58,9 @@ def check(ctx: QAContext) -> str:
                 return f"'{word}' doubled"
             if dn == 2 and sum(c.isalpha() for c in ngram) >= DOUBLED_MIN_LETTERS + 3:
                 return f"'{short([ngram], 1)}' doubled"
+    coordinated = _coordinated_copy(ctx.t_tokens)
+    if coordinated and not _coordinated_copy(ctx.s_tokens, 1):
+        return f"'{short([coordinated], 1)}' joined to itself"
     t_counts, s_counts = _sentence_counts(t_prose), _sentence_counts(s_prose)
     if t_counts:
         sent, count = t_counts.most_common(1)[0]
@@ -67,9 +80,39 @@ def check(ctx: QAContext) -> str:
 
 
 def _sentence_counts(text: str) -> Counter:
-    return Counter(
-        s for s in (norm(x) for x in sentences(text)) if len(s.split()) >= REPEAT_SENTENCE_MIN_WORDS
-    )
+    """Sentences/lines (labels removed) of 3+ words; a cut copy of an earlier one (``_variant_of``) counts as it."""
+    counts: Counter = Counter()
+    by_head: dict[tuple[str, ...], list[str]] = {}
+    for raw in sentences(text):
+        key = norm(_LINE_LABEL_RE.sub("", raw, count=1))
+        toks = key.split()
+        if len(toks) < REPEAT_SENTENCE_MIN_WORDS:
+            continue
+        head = tuple(toks[:VARIANT_MIN_WORDS])
+        earlier = by_head.setdefault(head, [])
+        same = next((k for k in earlier if _variant_of(toks, k.split())), None) if len(toks) >= VARIANT_MIN_WORDS else None
+        if same is None:
+            earlier.append(key)
+            same = key
+        counts[same] += 1
+    return counts
+
+
+def _variant_of(a: list[str], b: list[str]) -> bool:
+    """``a`` and ``b`` are the same sentence, or the shorter starts the longer and covers most of it."""
+    short_, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return long_[: len(short_)] == short_ and len(short_) >= VARIANT_MIN_SHARE * len(long_)
+
+
+def _coordinated_copy(tokens: list[str], min_words: int = COORDINATED_MIN_WORDS) -> str:
+    """A phrase of ``min_words`` to 4 words followed by a conjunction and the same phrase: the phrase, else ""."""
+    for i, tok in enumerate(tokens):
+        if tok not in _CONJUNCTIONS:
+            continue
+        for n in range(min_words, 5):
+            if i - n >= 0 and tokens[i - n: i] == tokens[i + 1: i + 1 + n]:
+                return " ".join(tokens[i - n: i])
+    return ""
 
 
 def _char_run(text: str) -> int:

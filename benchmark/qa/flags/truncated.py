@@ -1,10 +1,20 @@
 """``truncated``: the translation stops early (short, cut mid-sentence, fewer list items/paragraphs/lines)."""
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-from benchmark.qa.features import LIST_ITEM_RE, MIN_TRANSLATABLE_WORDS, TOKEN_RE, lines, paragraphs, sentences
+from benchmark.qa.features import (
+    LIST_ITEM_RE,
+    MIN_TRANSLATABLE_WORDS,
+    TOKEN_RE,
+    ends_mid_sentence,
+    ends_terminal,
+    ends_with_question,
+    lines,
+    paragraphs,
+    sentences,
+    short,
+)
 
 if TYPE_CHECKING:
     from benchmark.qa.context import QAContext
@@ -26,30 +36,6 @@ TRUNCATED_SENTENCES_RATIO = 0.90
 # Fewer sentences and fewer questions than the source (the question dropped) when under this share.
 TRUNCATED_QUESTION_RATIO = 1.0
 
-# Characters that end a sentence, and closing quotes/brackets/markup skipped before looking for one.
-_TERMINAL = ".!?…:;"
-_CLOSERS = "\"'»”“’)]*_ \t\n"
-
-# Words a complete sentence does not end with (articles, prepositions, conjunctions...).
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset("the a an of to and or in on for with by from that this my your is are at as but".split()),
-    "fr": frozenset(
-        "le la les l de du des d un une et ou à au aux en pour par avec sans sur sous dans que qui qu ce cet "
-        "cette ces son sa ses leur leurs mon ma mes ton ta tes notre votre nos vos mais donc car si comme est "
-        "très plus entre vers chez".split()
-    ),
-    "es": frozenset(
-        "el la los las lo de del un una unos unas y o e u a al en para por con sin sobre que quien cual su sus "
-        "mi mis tu tus nuestro nuestra muy más pero si como es se entre hacia desde".split()
-    ),
-    "de": frozenset(
-        "der die das den dem des ein eine einen einem einer und oder zu zum zur im in mit für von vom auf an am "
-        "bei dass ist sehr aus über unter gegen wie als aber".split()
-    ),
-    "it": frozenset("il lo la i gli le di del della un una e o a in per con su che è".split()),
-    "pt": frozenset("o a os as de do da dos das um uma e ou em no na para por com que é".split()),
-}
-
 
 def check(ctx: QAContext) -> str:
     """Open code block, empty, far too short, list items lost, or cut mid-sentence / short with lines lost.
@@ -68,16 +54,19 @@ def check(ctx: QAContext) -> str:
     s_items, t_items = len(LIST_ITEM_RE.findall(s_prose)), len(LIST_ITEM_RE.findall(t_prose))
     if s_items >= 2 and t_items < s_items and not rep:
         return f"{t_items} list items, source has {s_items}"
-    strong, why = _ends_mid_sentence(translation, ctx.tgt)
-    source_strong, _ = _ends_mid_sentence(source, "en")
-    if (strong and not source_strong and _ends_terminal(source) and len(ctx.s_words) >= MIN_TRANSLATABLE_WORDS
+    strong, why = ends_mid_sentence(translation, ctx.tgt)
+    source_strong, _ = ends_mid_sentence(source, "en")
+    if (strong and not source_strong and ends_terminal(source) and len(ctx.s_words) >= MIN_TRANSLATABLE_WORDS
             and not (rep and ratio >= TRUNCATED_SOFT_RATIO)):  # a loop at the end of complete content: repetition only
         return f"{why}; source ends with a full sentence"
-    if why and _ends_terminal(source) and long_enough and ratio < TRUNCATED_SOFT_RATIO:
+    if why and ends_terminal(source) and long_enough and ratio < TRUNCATED_SOFT_RATIO:
         return f"{why} and {ratio:.0%} of the expected length"
     lost = _lost_sentences(s_prose, t_prose, ratio) if long_enough else ""
     if lost:
         return lost
+    tail = _lost_tail(ctx) if long_enough and ratio < TRUNCATED_SOFT_RATIO else ""
+    if tail:
+        return tail
     if long_enough and ratio < TRUNCATED_LINES_RATIO:
         sp, tp = paragraphs(s_prose), paragraphs(t_prose)
         if tp < sp:
@@ -94,6 +83,8 @@ def _lost_sentences(s_prose: str, t_prose: str, ratio: float) -> str:
     if ts >= ss:
         return ""
     sq, tq = s_prose.count("?"), t_prose.count("?")
+    if sq == tq and ends_with_question(s_prose) and ends_with_question(t_prose):
+        return ""  # the closing question is there: a sentence left out before it is an omission, not a cut
     if sq > tq and ratio < TRUNCATED_QUESTION_RATIO:
         return f"{ts} sentences, source has {ss}; {sq - tq} question(s) with no counterpart ({ratio:.0%} of the expected length)"
     if ratio < TRUNCATED_SENTENCES_RATIO:
@@ -101,29 +92,14 @@ def _lost_sentences(s_prose: str, t_prose: str, ratio: float) -> str:
     return ""
 
 
-def _ends_mid_sentence(text: str, lang: str) -> tuple[bool, str]:
-    """(strong, reason): ends with a comma/hyphen/function word; weak endings return (False, reason)."""
-    stripped = text.rstrip()
-    if not stripped:
-        return True, "empty"
-    if stripped.endswith("`"):  # ends with code (a closed fence or span): judged by the code checks
-        return False, ""
-    core = stripped.rstrip(_CLOSERS)
-    if not core:
-        return False, ""
-    if core[-1] in ",;(-–—/&+":
-        return True, f"ends with '{core[-1]}'"
-    if core[-1] in _TERMINAL:
-        return False, ""
-    last = TOKEN_RE.findall(core.lower())
-    if last:
-        word = re.split(r"['’]", last[-1])[-1]
-        if word in _FUNCTION_WORDS.get(lang, frozenset()) or last[-1].endswith(("'", "’")):
-            return True, f"ends with '{last[-1]}'"
-    return False, "no final punctuation"
-
-
-def _ends_terminal(text: str) -> bool:
-    """Ends with sentence punctuation or a closed code fence."""
-    core = text.rstrip().rstrip(_CLOSERS)
-    return bool(core) and (core[-1] in _TERMINAL or core.endswith("```"))
+def _lost_tail(ctx: QAContext) -> str:
+    """Short, and every formula/identifier of the source with no counterpart lies past the share of the source
+    the translation's length covers: the end of the source is missing."""
+    missing = ctx.prose_missing
+    if not missing:
+        return ""
+    s_prose = ctx.s_prose
+    starts = [s_prose.find(item) for item in missing]
+    if min(starts) < 0 or min(starts) / max(len(s_prose), 1) < ctx.ratio:
+        return ""
+    return f"source ends with {short(missing, 3)}, not in the translation ({ctx.ratio:.0%} of the expected length)"
