@@ -67,7 +67,7 @@ def test_sizes_languages_and_label_coverage():
         assert {r["target_lang"] for r in qa[split]} == {"fr", "es"}
         ce_counts = Counter(label for r in ce[split] for label in r["labels"])
         qa_counts = Counter(flag for r in qa[split] for flag in r["labels"])
-        assert all(ce_counts[label] >= 5 for label in ERROR_LABELS), (split, ce_counts)
+        assert all(ce_counts[label] >= 4 for label in ERROR_LABELS), (split, ce_counts)
         assert all(qa_counts[flag] >= 8 for flag in QA_FLAGS), (split, qa_counts)
         assert sum(1 for r in ce[split] if not r["labels"]) >= 100
         for rec in ce[split] + qa[split]:
