@@ -44,6 +44,7 @@ atomically through :func:`benchmark.dataset_dir.write_config`.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -267,15 +268,29 @@ def make_record(row: dict[str, Any]):
                      metadata={k: v for k, v in metadata.items() if v is not None})
 
 
+def record_signature(fields: Any, metadata: Any) -> str:
+    """What a pushed record shows (fields and metadata), canonical: equal signatures need no write."""
+    def plain(mapping: Any) -> dict[str, Any]:
+        return {k: v for k, v in dict(mapping or {}).items() if v is not None}
+    return json.dumps({"fields": plain(fields), "metadata": plain(metadata)}, sort_keys=True, ensure_ascii=False,
+                      default=str)
+
+
 def _existing_ids(conn: Connection, dataset_id) -> set[str]:
-    ids, offset = set(), 0
+    return set(_existing_signatures(conn, dataset_id))
+
+
+def _existing_signatures(conn: Connection, dataset_id) -> dict[str, str]:
+    """external id -> :func:`record_signature` of every record the server holds for the dataset."""
+    out, offset = {}, 0
     while True:
         page = conn.get(f"/api/v1/datasets/{dataset_id}/records", offset=offset, limit=1000)
         items = page.get("items", [])
-        ids.update(str(r.get("external_id")) for r in items)
+        for r in items:
+            out[str(r.get("external_id"))] = record_signature(r.get("fields"), r.get("metadata"))
         offset += len(items)
         if not items or offset >= page.get("total", 0):
-            return ids
+            return out
 
 
 def drop_label_suggestions(conn: Connection, dataset_id) -> int:
@@ -339,16 +354,18 @@ def push(conn: Connection, dataset_path: Path, languages: list[str] | None = Non
         name = dataset_name(prefix, lang)
         settings = build_settings(conn.client, lang, min_submitted)
         ds, created = get_or_create_dataset(conn, name, workspace, settings, min_submitted, settings.guidelines)
-        before = set() if created else _existing_ids(conn, ds.id)
+        before = {} if created else _existing_signatures(conn, ds.id)
         records = [make_record(r) for r in rows]
-        if records:
+        changed = [rec for rec in records if before.get(str(rec.id)) != record_signature(rec.fields, rec.metadata)]
+        if changed:  # unchanged records are not sent again: a re-push of the same dataset writes nothing
             with server_errors(conn.url):
-                ds.records.log(records, batch_size=min(200, len(records)))
+                ds.records.log(changed, batch_size=min(200, len(changed)))
         dropped = 0 if created else drop_label_suggestions(conn, ds.id)
         ids = {str(r["id"]) for r in rows}
         reports.append({"lang": lang, "dataset": name, "workspace": workspace, "created": created,
                         "dropped_label_suggestions": dropped,
-                        "records": len(rows), "new": len(ids - before), "updated": len(ids & before),
+                        "records": len(rows), "new": len(ids - set(before)),
+                        "updated": len(changed) - len(ids - set(before)), "unchanged": len(rows) - len(changed),
                         "min_submitted": min_submitted,
                         "url": f"{conn.url}/dataset/{ds.id}/annotation-mode"})
     return reports

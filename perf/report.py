@@ -57,6 +57,10 @@ SCRIPTS: tuple[Script, ...] = (
            "at a time (target >= 3x); critical-error detector throughput"),
     Script("detectors", ("perf/detectors.py",), "critical-error detectors over the 7,000 shared answers",
            ">= 1,000 responses/s"),
+    Script("argilla", ("perf/argilla.py",),
+           "translation review at full size on the local Argilla stack (2,000 records): push, unchanged re-push, "
+           "200 submitted reviews, pull and merge; skipped without a running stack (make argilla-up)",
+           "push and pull each < 60 s; a re-push writes nothing"),
     Script("leaderboard", ("perf/leaderboard.py",),
            "full leaderboard over 1,000,000 judgement rows: DuckDB vs just-eval's loops over JSON files vs pandas",
            "< 1 s, >= 20x the JSON loops"),

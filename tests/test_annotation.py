@@ -294,7 +294,8 @@ def test_translations_push_annotate_pull_merge_agreement_and_repush(tmp_path, se
     # re-push after partial annotation: updates in place, no duplicates, every response kept
     pushed2 = _cli_json("annotate", "translations", "push", *common, "--languages", "fr", "--min-submitted", "2",
                         env=argilla_env, workspace=ws)["datasets"]
-    assert [(d["records"], d["new"], d["updated"], d["created"]) for d in pushed2] == [(10, 0, 10, False)]
+    # nothing the reviewers see changed: no record is written again
+    assert [(d["records"], d["new"], d["updated"], d["unchanged"], d["created"]) for d in pushed2] == [(10, 0, 0, 10, False)]
     assert pushed2[0]["dropped_label_suggestions"] == 1
     after = server.records(fr["id"])
     assert len(after) == 10 and sorted(after, key=int) == [str(i) for i in range(10)]
