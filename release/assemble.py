@@ -112,7 +112,7 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
                   review_info: str | Path | None = None, previous: str | Path | None = None,
                   notes: str | None = None, date: str | None = None,
                   pretty_name: str = PRETTY_NAME, source_dataset: str | None = None,
-                  review_set: str | None = None) -> ReleaseReport:
+                  review_set: str | None = None, agreement_reference: str | None = None) -> ReleaseReport:
     """Validate ``dataset`` (+ the store's results), then write the release folder ``out``.
 
     ``ws``: the workspace; its store gives the results (``results``) and the per-reviewer ``reviews``
@@ -137,6 +137,8 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
         raise InputError(str(data.path), f"{total} translated rows are unreviewed (review_status 'machine': "
                                          f"{', '.join(f'{k} {v}' for k, v in data.unreviewed.items())}); review them "
                                          "or pass --allow-unreviewed (the card then says so)", field="review_status")
+    if agreement_reference and not results:
+        raise BenchError("--agreement-reference goes with --results (it compares the released judges)")
     if results:
         if ws is None or not Path(ws.db_path).is_file():
             raise BenchError(f"--results: no store at {getattr(ws, 'db_path', '?')} (use --workspace)")
@@ -164,7 +166,7 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
                 if row.get("translation_system"):
                     row["translation_system"] = public_name(row["translation_system"])
             write_config(staging, lang, data.rows[lang], data.schema)
-        info = export_results(ws, staging, judge) if results else ResultsInfo()
+        info = export_results(ws, staging, judge, agreement_reference) if results else ResultsInfo()
         notes_out = [] if not results or info.counts else ["--results: the store has no responses; none included"]
         revs = _export_reviews(ws, staging, data, review_set)
         notes_out += [revs.note] if revs.note else []
@@ -206,6 +208,7 @@ def build_release(dataset: str | Path, out: str | Path, version: str, *, ws: Any
                 **context, "configs": result_configs, "models": info.models, "judges": info.judges,
                 "judge_settings": info.judge_settings,
                 "detector_versions": info.detector_versions, "leaderboard_md": info.leaderboard_md,
+                "agreement_md": info.agreement_md,
                 "size_category": size_category(sum(info.counts.values()))})
         for name, text in cards.items():
             problems = card_problems(card_metadata(text), root=staging)

@@ -17,6 +17,9 @@ from bench.cli_options import json_option, languages_option
 @click.option("--results", is_flag=True,
               help="Add the responses, judgements and critical_errors configs from the workspace store.")
 @click.option("--judge", default=None, help="With --results: only this judge's judgements (default: all).")
+@click.option("--agreement-reference", default=None, metavar="JUDGE",
+              help="With --results: the results card reports each released judge's agreement with this judge "
+                   "(e.g. published GPT judgements imported with `bench results import-just-eval`).")
 @click.option("--allow-unreviewed", is_flag=True,
               help="Allow rows no one reviewed (review_status 'machine'); the card says so.")
 @languages_option("Language configs to release, comma-separated (default: every config of the dataset).",
@@ -37,7 +40,7 @@ from bench.cli_options import json_option, languages_option
                    "build's --source when it is a Hub id; a local source file is not claimed to be any dataset).")
 @json_option("Print the release report as JSON.")
 @click.pass_context
-def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, languages, review_info, review_set,
+def release_cmd(ctx, dataset, version, out, results, judge, agreement_reference, allow_unreviewed, languages, review_info, review_set,
                 previous, notes, date, source_dataset, as_json) -> None:
     """Assemble a versioned release folder: configs per language (+ results), cards, MANIFEST, CHANGELOG.
 
@@ -59,7 +62,8 @@ def release_cmd(ctx, dataset, version, out, results, judge, allow_unreviewed, la
     report = build_release(dataset, out, version, ws=ctx.obj.workspace, results=results, review_set=review_set,
                            judge=judge, allow_unreviewed=allow_unreviewed,
                            languages=languages.split(",") if languages else None, review_info=review_info,
-                           previous=previous, notes=notes, date=date, source_dataset=source_dataset)
+                           previous=previous, notes=notes, date=date, source_dataset=source_dataset,
+                           agreement_reference=agreement_reference)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return

