@@ -20,7 +20,7 @@
 # DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 5-10 more minutes on one core),
 # Measured on 2 shared cores (2026-12-05, fresh output folder): translation 90 s, DPO 126 s, 120 answers 153 s
 # (URIAL prefix reused on Gemma 3), judge of the 24 safety answers by probability 49 s, judge agreement on 20
-# published answers about 110 s: under 9 min in all; a rerun about 85 s.
+# published answers 106 s: 543 s (about 9 min) in all; a rerun about 85 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
