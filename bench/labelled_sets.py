@@ -5,7 +5,9 @@ shared answer or instruction holds a reference instead of the text:
 
 * ``"ref": {"model": M, "item": N}`` - instruction and answer of item N in ``outputs/M.jsonl``;
 * ``"instruction_ref": N`` - the English instruction N of ``just_eval_instruct.jsonl``;
-* ``"source_id": N`` - the same, as the English source of a translation record.
+* ``"source_id": N`` - the same, as the English source of a translation record;
+* ``"translation_from_source": true`` - a translation left entirely in the source language (an
+  ``untranslated`` item): its text is the source's.
 
 :func:`resolve_record` fills ``instruction`` / ``output`` / ``source`` from them; a record that needs
 the shared data where it is absent, or points at a missing item, fails in one line naming the file,
@@ -73,4 +75,6 @@ def resolve_record(file: str, where: str, row: dict[str, Any], shared: Path) -> 
         out["instruction"] = _item(file, where, "instruction_ref", instructions, row["instruction_ref"])["instruction"]
     if "source_id" in row and "source" not in out:
         out["source"] = _item(file, where, "source_id", instructions, row["source_id"])["instruction"]
+    if row.get("translation_from_source") is True and "translation" not in out and "source" in out:
+        out["translation"] = out["source"]
     return out
