@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from bench.errors import InputError
 from bench.workspace import Workspace
 from bench.vocabulary import ERROR_LABELS
 
@@ -56,7 +56,8 @@ def append_records(path: str | Path, records: list[dict[str, Any]]) -> tuple[int
                 try:
                     have.add(json.loads(line)["id"])
                 except (ValueError, KeyError, TypeError):
-                    raise BenchError(f"{path}: record line {n}: not an evaluation record with an 'id'") from None
+                    raise InputError(str(path), "not a JSON evaluation record with an id", record=f"line {n}",
+                                     field="id") from None
     new = [r for r in records if r["id"] not in have]
     if new:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,23 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 EDIT_SUFFIX = " (relu dans le navigateur)"
 
 
+def _browser_and_pushed_dataset(tmp_path: Path, server, argilla_env, min_submitted: int):  # noqa: F811
+    """Playwright (or skip), and a French test dataset pushed for review: (sync_api, dataset dir, workspace,
+    common push/pull options, push report)."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install -e '.[annotation-tests]')")
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"no Chromium at {CHROMIUM} (scripts/argilla_stack.sh install-browser, or set BENCH_CHROMIUM)")
+    ds_dir = _write_dataset(tmp_path / "ds", langs=("fr",))
+    ws = tmp_path / "ws"
+    common = ["--dataset", str(ds_dir), "--workspace-name", server.workspace]
+    pushed = _cli_json("annotate", "translations", "push", *common, "--min-submitted", str(min_submitted),
+                       env=argilla_env, workspace=ws)["datasets"][0]
+    return sync_api, ds_dir, ws, common, pushed
+
+
 def _keep(paths: list[Path]) -> None:
     dest = os.environ.get("BENCH_ARTIFACTS")
     if dest:
@@ -32,17 +49,7 @@ def _keep(paths: list[Path]) -> None:
 
 @pytest.mark.argilla
 def test_translator_post_edits_in_the_browser_and_pull_merges_it(tmp_path, server, argilla_env):  # noqa: F811
-    try:
-        from playwright import sync_api
-    except ImportError:
-        skip_or_fail("playwright is not installed (pip install -e '.[annotation-tests]')")
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"no Chromium at {CHROMIUM} (scripts/argilla_stack.sh install-browser, or set BENCH_CHROMIUM)")
-    ds_dir = _write_dataset(tmp_path / "ds", langs=("fr",))
-    ws = tmp_path / "ws"
-    common = ["--dataset", str(ds_dir), "--workspace-name", server.workspace]
-    pushed = _cli_json("annotate", "translations", "push", *common, "--min-submitted", "1",
-                       env=argilla_env, workspace=ws)["datasets"][0]
+    sync_api, ds_dir, ws, common, pushed = _browser_and_pushed_dataset(tmp_path, server, argilla_env, 1)
     translator = server.add_annotator(server.workspace, password="translator-pass-1")
     dataset_id = server.dataset(server.workspace, pushed["dataset"])["id"]
     shots = tmp_path / "screenshots"
@@ -113,17 +120,7 @@ def test_second_reviewer_in_the_browser_is_offered_the_mt_not_the_first_edit(tmp
 
     from tests.helpers import run_cli
 
-    try:
-        from playwright import sync_api
-    except ImportError:
-        skip_or_fail("playwright is not installed (pip install -e '.[annotation-tests]')")
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"no Chromium at {CHROMIUM} (scripts/argilla_stack.sh install-browser, or set BENCH_CHROMIUM)")
-    ds_dir = _write_dataset(tmp_path / "ds", langs=("fr",))
-    ws = tmp_path / "ws"
-    common = ["--dataset", str(ds_dir), "--workspace-name", server.workspace]
-    pushed = _cli_json("annotate", "translations", "push", *common, "--min-submitted", "2",
-                       env=argilla_env, workspace=ws)["datasets"][0]
+    sync_api, ds_dir, ws, common, pushed = _browser_and_pushed_dataset(tmp_path, server, argilla_env, 2)
     password = f"pw-{uuid.uuid4().hex[:12]}"
     names = [f"rev-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     proc = run_cli("annotate", "users", "add", *names, "--workspace-name", server.workspace, "--json", workspace=ws,

@@ -165,23 +165,30 @@ def test_each_method_batched_equals_one_at_a_time(base_gen, chat_gen, lang):
             assert g.finish_reason in ("stop", "length")
 
 
+def prefix_runs_match(gen, prompts, prefix, *, max_new_tokens):
+    """For a repetition penalty of 1.0 and 1.3: batched with the prefix KV cache == batched full prefill ==
+    one at a time (asserted); yields the cached run's generations."""
+    for penalty in (1.0, 1.3):
+        params = GenerationParams(max_new_tokens=max_new_tokens, repetition_penalty=penalty, stop=(URIAL_STOP,))
+        cached = gen.generate(prompts, params, shared_prefix=prefix)
+        gen.prefix_cache = False
+        try:
+            uncached = gen.generate(prompts, params, shared_prefix=prefix)
+            gen.batch_size = 1
+            single = gen.generate(prompts, params)
+        finally:
+            gen.prefix_cache, gen.batch_size = True, 4
+        assert as_tuples(cached) == as_tuples(uncached) == as_tuples(single)
+        yield cached
+
+
 def test_prefix_cache_gives_identical_greedy_outputs_on_official_urial(base_gen):
     """The official URIAL prompt (~3.5k tokens here), loaded as is: batched with the prefix KV cache ==
     batched without == one at a time, with and without a repetition penalty; the prefix runs once."""
     prompt = load_urial_prompt(need_official())
     prompts = [prompt.build(i) for i in INSTRUCTIONS["en"][:2] + INSTRUCTIONS["fr"][2:]]
     calls_before = base_gen.prefix_forward_calls
-    for penalty in (1.0, 1.3):
-        params = GenerationParams(max_new_tokens=6, repetition_penalty=penalty, stop=(URIAL_STOP,))
-        cached = base_gen.generate(prompts, params, shared_prefix=prompt.prefix)
-        base_gen.prefix_cache = False
-        try:
-            uncached = base_gen.generate(prompts, params, shared_prefix=prompt.prefix)
-            base_gen.batch_size = 1
-            single = base_gen.generate(prompts, params)
-        finally:
-            base_gen.prefix_cache, base_gen.batch_size = True, 4
-        assert as_tuples(cached) == as_tuples(uncached) == as_tuples(single)
+    for cached in prefix_runs_match(base_gen, prompts, prompt.prefix, max_new_tokens=6):
         assert all(g.prompt_tokens > 3000 for g in cached)
     assert base_gen.prefix_forward_calls == calls_before + 1  # computed once, reused by every batch and call
 
@@ -229,17 +236,7 @@ def test_prefix_cache_on_sliding_window_layers_gives_full_prefill_outputs(gemma_
         "Describe, step by step and with an example for each step, how a bill becomes a law in a parliament."]
     prompts = [urial.build(i) for i in instructions]
     calls_before = gen.prefix_forward_calls
-    for penalty in (1.0, 1.3):
-        params = GenerationParams(max_new_tokens=8, repetition_penalty=penalty, stop=(URIAL_STOP,))
-        cached = gen.generate(prompts, params, shared_prefix=urial.prefix)
-        gen.prefix_cache = False
-        try:
-            uncached = gen.generate(prompts, params, shared_prefix=urial.prefix)
-            gen.batch_size = 1
-            single = gen.generate(prompts, params)
-        finally:
-            gen.prefix_cache, gen.batch_size = True, 4
-        assert as_tuples(cached) == as_tuples(uncached) == as_tuples(single)
+    for cached in prefix_runs_match(gen, prompts, urial.prefix, max_new_tokens=8):
         assert len({g.text_raw for g in cached}) > 1  # outputs depend on the instruction: the check can fail
         assert all(g.prompt_tokens > 10 * GEMMA_WINDOW for g in cached)
     assert gen.prefix_forward_calls == calls_before + 1  # computed once, reused by every batch and call

@@ -106,3 +106,14 @@ def test_evaluation_report_macro_clean_rate_and_confusion():
     assert report["clean_items"] == 2 and report["clean_flagged_rate"] == 0.5
     assert report["confusion"]["a"]["b"] == 2 and report["confusion"]["none"]["a"] == 1
     assert report["confusion"]["none"]["none"] == 1 and report["exact_match"] == 0.5
+
+
+def test_appending_to_a_file_that_is_not_evaluation_data_is_one_line_naming_it(tmp_path):
+    from annotation.error_labels_export import append_records
+    from bench.errors import InputError
+
+    bad = tmp_path / "dev.jsonl"
+    bad.write_text('{"id": "a"}\n{"labels": []}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"dev.jsonl: record line 2: field 'id': not a JSON evaluation record"):
+        append_records(bad, [{"id": "b"}])
+    assert bad.read_text(encoding="utf-8") == '{"id": "a"}\n{"labels": []}\n'  # nothing appended

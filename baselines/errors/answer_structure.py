@@ -1,8 +1,8 @@
 """The Markdown structure of an answer, from a Markdown parser (markdown-it-py, CommonMark + tables).
 
 Detectors ask structural questions of it instead of matching lines with regexes: which fenced blocks
-there are (with their info string, and whether the last one is closed), which lines are prose
-paragraphs, how the last list and the last table end (an empty item "4.", a row cut short), and
+there are (with their info string, and whether the last one is closed), how the last list and the last
+table end (an empty item "4.", a row cut short), and
 which HTML blocks the answer holds. Parsed once per answer (cached on the text).
 """
 from __future__ import annotations
@@ -45,9 +45,7 @@ class AnswerStructure:
     lines: list[str]
     blocks: list[Block] = field(default_factory=list)
     fences: list[Fence] = field(default_factory=list)
-    paragraph_lines: list[int] = field(default_factory=list)  # source line numbers of prose paragraphs
     html_blocks: list[str] = field(default_factory=list)
-    inline_code: list[str] = field(default_factory=list)
     last_list_item_empty: bool = False  # the document's last block is a list whose last item has no text
     last_table_row_short: bool = False  # the last block is a table whose last row has fewer filled cells
     last_table_row_open: bool = False  # ... or whose last source line does not close the row with '|'
@@ -76,12 +74,10 @@ def answer_structure(text: str) -> AnswerStructure:
     table_rows: list[list[str]] = []
     in_row: list[str] | None = None
     in_table = False
-    in_paragraph_top = False
     for tok in tokens:
         if tok.nesting == 1:
             if depth == 0 and tok.map:
                 out.blocks.append(Block(tok.type.removesuffix("_open"), tok.map[0], tok.map[1]))
-                in_paragraph_top = tok.type == "paragraph_open"
             depth += 1
         elif tok.nesting == -1:
             depth -= 1
@@ -92,8 +88,6 @@ def answer_structure(text: str) -> AnswerStructure:
             out.fences.append(Fence(tok.info.strip(), tok.content, tok.map[0], tok.map[1], closed))
         elif tok.type == "html_block":
             out.html_blocks.append(tok.content)
-        elif tok.type == "paragraph_open" and tok.map and depth == 1 and in_paragraph_top:
-            out.paragraph_lines.extend(range(tok.map[0], tok.map[1]))
         elif tok.type in ("bullet_list_open", "ordered_list_open"):
             list_stack.append([0])
         elif tok.type == "list_item_open" and list_stack:
@@ -116,9 +110,6 @@ def answer_structure(text: str) -> AnswerStructure:
                 list_stack[-1][0] += 1
             if in_row is not None:
                 in_row.append(tok.content.strip())
-            for child in tok.children or ():
-                if child.type == "code_inline":
-                    out.inline_code.append(child.content)
     last = out.last_block
     if last is not None and last.kind in ("bullet_list", "ordered_list"):
         out.last_list_item_empty = last_item_empty

@@ -63,10 +63,7 @@ _CODE_PREFIXES = ("programm", "algorit", "algorithm", "compil", "debug", "débog
                   "desarroll", "microcontr", "docker", "regex", "javascript", "python", "sql")
 _MATH_PREFIXES = ("statisti", "estadíst", "probabilit", "probabilid", "calcul", "cálcul", "comput", "dériv", "deriv",
                   "integr", "matemát", "mathém", "geomet", "géomét", "equation", "équation", "ecuaci")
-_TECH_PREFIXES = ("programm", "algorit", "algorithm", "compil", "debug", "débog", "depur", "statisti", "estadíst",
-                  "probabilit", "probabilid", "calcul", "cálcul", "comput", "dériv", "deriv", "integr", "neuron",
-                  "neural", "develop", "dévelop", "desarroll", "microcontr", "docker", "regex", "crypt", "matemát",
-                  "mathém", "geomet", "géomét", "equation", "équation", "ecuaci", "javascript", "python", "sql")
+_TECH_PREFIXES = _CODE_PREFIXES + _MATH_PREFIXES + ("neuron", "neural", "crypt")
 _TECH_PHRASE_RE = re.compile(
     r"(?i)c\+\+|c#|\.(?:py|js|sh|csv|json|html?|tex|xlsx?|sql|ipynb)\b|machine learning|deep learning|"
     r"apprentissage automatique|aprendizaje autom[aá]tico|regular expressions?|expressions? r[ée]guli[eè]res?|"

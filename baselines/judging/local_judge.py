@@ -129,9 +129,7 @@ class LocalJudge(JudgeBackend):
                 try:
                     rows = generate_greedy(model, tok, [encoded[i] for i in idx], max_new_tokens=limit, eos_ids=eos)
                 except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these items fail, the run goes on
-                    reason = f"generation error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-                    for i in idx:
-                        out[i] = ChatFailure(reason=reason, attempts=1, latency_s=time.monotonic() - start)
+                    _fail(out, idx, "generation", exc, start)
                     continue
                 for new, i in zip(rows, idx):
                     n, finish = len(new), "length"
@@ -175,9 +173,7 @@ class LocalJudge(JudgeBackend):
                     probs = next_token_probs(model, tok, [encoded[i] for i in idx], suffixes, tokens.flat,
                                              reuse_prompt=reuse)
                 except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these items fail, the run goes on
-                    reason = f"scoring error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-                    for i in idx:
-                        out[i] = ChatFailure(reason=reason, attempts=1, latency_s=time.monotonic() - start)
+                    _fail(out, idx, "scoring", exc, start)
                     continue
                 for i, rows in zip(idx, probs):
                     dists = tokens.distributions(rows)
@@ -196,6 +192,13 @@ class LocalJudge(JudgeBackend):
             device = getattr(self._model, "device", "cpu")
             self._model = None
             empty_cuda_cache(device)
+
+
+def _fail(out: list, idx: Sequence[int], stage: str, exc: Exception, start: float) -> None:
+    """Mark the items of one failed batch as failed (one line: the stage and the exception), not the run."""
+    reason = f"{stage} error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    for i in idx:
+        out[i] = ChatFailure(reason=reason, attempts=1, latency_s=time.monotonic() - start)
 
 
 def _full_attention_only(config: Any) -> bool:

@@ -153,13 +153,11 @@ def _weak_truncation(text: str, lang: str) -> tuple[float, str]:
     # the last line is a strict prefix of an earlier line (a loop or list cut mid-line)
     norm_last = norm_line(last)
     if len(norm_last) >= 3 and len(lines) > 2:
-        for ln in lines[-300:-1]:
-            nl = norm_line(ln)
-            if len(nl) > len(norm_last) + 1 and nl.startswith(norm_last) and nl[len(norm_last)] in " ,;:-":
-                return 0.7, "last line is an earlier line cut short"
-        # cut mid-word: the last line starts at least two earlier lines (a loop cut inside its unit)
-        if sum(1 for ln in lines[-300:-1] if len(norm_line(ln)) > len(norm_last) + 1
-               and norm_line(ln).startswith(norm_last)) >= 2:
+        longer = [nl for nl in map(norm_line, lines[-300:-1])
+                  if len(nl) > len(norm_last) + 1 and nl.startswith(norm_last)]
+        if any(nl[len(norm_last)] in " ,;:-" for nl in longer):
+            return 0.7, "last line is an earlier line cut short"
+        if len(longer) >= 2:  # cut mid-word: the last line starts two earlier lines (a loop cut inside its unit)
             return 0.7, "last line is an earlier repeated line cut short"
     opened = sum(last.count(c) for c in "([{«“") - sum(last.count(c) for c in ")]}»”")
     if last.rstrip(" `*_").endswith((",", "(", "[", "{", "«", "“", "-", "–", "—", "&", "+")) or opened > 0:
