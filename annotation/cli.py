@@ -5,6 +5,8 @@
     bench annotate translations pull --dataset DIR [--json]
     bench annotate errors push [--languages fr] [--limit 200] [--min-submitted 2]
     bench annotate errors pull [--json]
+    bench annotate ratings push [--items 50] [--languages en,fr] [--min-submitted 2]   # the judge's rubric
+    bench annotate ratings pull [--as human] [--judge JUDGE]
     bench annotate users add NAME... [--role annotator] [--password ...]   # reviewer accounts
     bench annotate users list [--all-workspaces]
 
@@ -39,7 +41,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 @click.group("annotate")
 def annotate() -> None:
-    """Human review in Argilla: translation post-editing and critical-error confirmation."""
+    """Human review in Argilla: translation post-editing, critical-error confirmation and answer ratings."""
 
 
 @annotate.command("up")
@@ -262,6 +264,94 @@ def errors_pull(ctx, name, api_url, api_key, workspace_name, to_eval, eval_split
     for c in r["none_with_labels"]:
         click.echo(f"conflict: {c['annotator']} ticked 'No critical error' with {', '.join(c['labels'])} on "
                    f"{c['response_id']}: the error labels were kept", err=True)
+
+
+# -- human ratings ---------------------------------------------------------------------------
+@annotate.group("ratings")
+def ratings() -> None:
+    """Rate model answers on the judge's rubric (5 aspects; safety for safety items): a human reference."""
+
+
+_ratings_name_opt = click.option("--dataset-name", "name", default="answer-ratings", show_default=True,
+                                 help="Argilla dataset name (safety items go to NAME-safety).")
+
+
+@ratings.command("push")
+@languages_option("Only answers in these languages.")
+@click.option("--models", default=None, help="Only these models (comma-separated display names).")
+@click.option("--methods", default=None, help="Only these methods (zero-shot, urial, chat, dpo, published).")
+@click.option("--items", type=click.IntRange(1), default=None,
+              help="Rate the answers to N items (a seeded, nested sample: a larger N keeps the smaller one's items).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the item sample.")
+@click.option("--min-submitted", type=click.IntRange(1, 50), default=1, show_default=True,
+              help="Raters who must submit each record (2+ measures the raters' own agreement).")
+@_ratings_name_opt
+@server_options
+@json_option()
+@click.pass_obj
+def ratings_push(ctx, languages, models, methods, items, seed, min_submitted, name, api_url, api_key, workspace_name,
+                 as_json):
+    """Push every selected system's answers to a sample of items for blind rating (idempotent: record id =
+    response_id)."""
+    from annotation import ratings as ra
+    from annotation.client import connect
+
+    langs = _langs(languages)
+    conn = connect(api_url, api_key)
+    reports = ra.push(conn, ctx.workspace, name=name, workspace=workspace_name, min_submitted=min_submitted,
+                      languages=langs, models=_csv(models), methods=_csv(methods), items=items, seed=seed)
+    if as_json:
+        click.echo(json.dumps({"datasets": reports}, ensure_ascii=False))
+    for r in reports:
+        verb = "created" if r["created"] else "updated"
+        click.echo(f"{r['protocol']}: {verb} {r['workspace']}/{r['dataset']}: {r['records']} answers to {r['items']} "
+                   f"items from {r['systems']} systems ({r['new']} new, {r['updated']} updated, {r['unchanged']} "
+                   f"unchanged), {r['min_submitted']} rater(s) per record\n  {r['url']}", err=True)
+
+
+@ratings.command("pull")
+@_ratings_name_opt
+@click.option("--as", "reference", default="human", show_default=True,
+              help="Name the ratings get in the store (a judge name for `bench results agreement --reference`).")
+@click.option("--judge", default=None,
+              help="Also print this judge's agreement with the ratings (as `bench results agreement`).")
+@click.option("--min-items", default=10, show_default=True, type=click.IntRange(min=1),
+              help="With --judge: fewest rated responses the judge must share with the ratings.")
+@server_options
+@json_option()
+@click.pass_obj
+def ratings_pull(ctx, name, reference, judge, min_items, api_url, api_key, workspace_name, as_json):
+    """Store submitted ratings; their mean per answer and aspect becomes the reference REFERENCE (--as)."""
+    from annotation import ratings as ra
+    from annotation.client import connect
+
+    ra.check_reference_name(ctx.workspace, reference)  # before the server is asked
+    conn = connect(api_url, api_key)
+    r = ra.pull(conn, ctx.workspace, name=name, workspace=workspace_name, reference=reference)
+    if judge:
+        from baselines.judging.agreement import agreement_report
+
+        r["agreement"] = agreement_report(ctx.workspace.read_store, judge, reference, None, min_items)
+    if as_json:
+        click.echo(json.dumps(r, ensure_ascii=False, default=str))
+    from rich.table import Table
+
+    table = Table(title=f"human ratings '{r['reference']}': {r['rated_responses']} answers, "
+                        f"{len(r['annotators'])} rater(s)")
+    for col in ("aspect", "answers", "ratings", "mean", "answers 2+ raters", "raters' α (ordinal)"):
+        table.add_column(col, justify="left" if col == "aspect" else "right")
+    for a in r["aspects"]:
+        table.add_row(a["aspect"], str(a["responses"]), str(a["ratings"]), _fmt(a["mean"]), str(a["responses_2plus"]),
+                      _fmt(a["alpha_ordinal"]))
+    con = _console()
+    con.print(table)
+    click.echo(f"pulled {r['pulled_ratings']} ratings of {r['server_records']} records (coverage {_fmt(r['coverage'])}); "
+               f"{r['rule']}; measure a judge with `bench results agreement --judge JUDGE --reference {reference}`",
+               err=True)
+    if judge:
+        from baselines.judging.agreement_report import render_table
+
+        click.echo(render_table(r["agreement"]), nl=False, err=as_json)  # stdout holds only the JSON
 
 
 # -- users -----------------------------------------------------------------------------------
