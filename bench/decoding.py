@@ -74,7 +74,8 @@ def generate_greedy(model: Any, tokenizer: Any, batch_ids: Sequence[Sequence[int
 
 
 def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]], suffixes: Sequence[Sequence[int]],
-                     token_ids: Sequence[int], /, *, reuse_prompt: bool = True) -> list[list[list[float]]]:
+                     token_ids: Sequence[int], /, *, reuse_prompt: bool = True, prefix_cache: Any = None,
+                     prefix_len: int = 0) -> list[list[list[float]]]:
     """Next-token probabilities after every ``prompt + suffix``: ``out[row][suffix][k]`` is the softmax
     probability (over the whole vocabulary, in float32) of ``token_ids[k]`` right after prompt ``row``
     followed by suffix ``suffix``.
@@ -82,7 +83,11 @@ def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]
     Prompts are left-padded into one batch. ``reuse_prompt``: the prompts run once and their keys/values
     serve every suffix (one short forward per suffix, the cache cropped back after each); only for models
     whose layers all attend to the full context (the caller checks). Otherwise every ``prompt + suffix``
-    is one row of a single batch. Both give the same numbers up to float rounding."""
+    is one row of a single batch. Both give the same numbers up to float rounding.
+
+    With ``reuse_prompt``, ``prefix_len`` > 0 and a :class:`~baselines.generation.prefix_cache.PrefixCache`,
+    the first ``prefix_len`` tokens, the same in every prompt (a judge's system prompt), come from that
+    cache (computed once per prefix) and only the rest of each prompt is run: same numbers again."""
     import torch
 
     if not suffixes or any(len(s) == 0 for s in suffixes):
@@ -98,11 +103,17 @@ def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]
                            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0), logits_to_keep=1).logits[:, -1]
             probs = torch.softmax(logits.float(), dim=-1)[:, select.to(logits.device)].cpu()
             return probs.view(len(ids), len(suffixes), len(select)).tolist()
-        padded = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
-        mask = padded["attention_mask"].to(model.device)
-        width = mask.shape[1]
-        out = model(input_ids=padded["input_ids"].to(model.device), attention_mask=mask,
-                    position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0), use_cache=True, logits_to_keep=1)
+        from baselines.generation.prefix_cache import batch_inputs
+
+        input_ids, mask = batch_inputs(ids, tokenizer.pad_token_id)  # left-padded
+        cache, start = None, 0
+        if prefix_cache is not None and prefix_len > 0:
+            cache = prefix_cache.batch(tuple(ids[0][:prefix_len]), [mask.shape[1] - len(p) for p in ids])
+            start = prefix_len if cache is not None else 0  # None: not reusable, full prefill
+        input_ids, mask = input_ids.to(model.device), mask.to(model.device)
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        out = model(input_ids=input_ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
+                    past_key_values=cache, use_cache=True, logits_to_keep=1)
         cache, lengths = out.past_key_values, mask.long().sum(-1, keepdim=True)
         result = torch.empty(len(ids), len(suffixes), len(select))
         for j, suffix in enumerate(suffixes):

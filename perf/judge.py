@@ -8,15 +8,18 @@
 2. Local probability scoring (``--scoring probs``, :mod:`baselines.judging.prob_scoring`): the same
    items judged by a tiny local chat model (``bench.testing.tiny_models.build_tiny_causal_lm``;
    ``--prob-device``, default cuda when there is one, else CPU)
-   with ``--prob-batch-size`` (16) items per forward pass, then one item at a time, each into a fresh
-   workspace (English prompts, instruction and answer cut to 120 and 240 characters: the tiny model's
-   context is 2,048 tokens of a 512-token vocabulary), one backend with its model loaded: items/s of the
-   whole run and ``prob_scoring_batched_speedup`` (target >= 3); ``prob_forward_*``: the backend's
-   ``score_batch`` alone (no store).
+   four ways, each into a fresh workspace, one backend with its model loaded (English prompts, instruction
+   and answer cut to 120 and 240 characters: the tiny model's context is 2,048 tokens of a 512-token
+   vocabulary): the project's path (``--prob-batch-size`` (16) items per forward pass, the judge's system
+   prompt run once per protocol and its keys/values reused) against the baseline (one item at a time, its
+   whole prompt run): ``prob_scoring_speedup`` (target >= 3); then batching alone
+   (``prob_batching_speedup``) and prefix reuse alone (``prob_prefix_reuse_speedup``), both against the
+   baseline. Items/s of the whole run; ``prob_forward_*``: the backend's ``score_batch`` alone (no store),
+   the project's path and the baseline.
 3. ``CriticalErrorDetector().detect_many`` over all shared outputs
    (``../shared/data/just-eval-instruct/outputs/*.jsonl``, 7,000 rows); null without ``../shared``.
 
-Last line: one JSON object (``concurrency_speedup``, ``prob_scoring_batched_speedup``,
+Last line: one JSON object (``concurrency_speedup``, ``prob_scoring_speedup``,
 ``detector_items_per_s`` first).
 
     python perf/judge.py [--items 96] [--latency-ms 100] [--concurrency 16] [--prob-batch-size 16]
@@ -120,7 +123,7 @@ def prob_items(items: list[dict]) -> list[dict]:
 def prob_timing(items: list[dict], backend, batch_size: int, tmp: Path) -> dict:
     """One judge run (selection, prompts, forward passes, DuckDB writes) with ``batch_size`` items per pass;
     the backend (its model already loaded) is shared by the runs."""
-    ws = Workspace(tmp / f"ws-probs-b{batch_size}")
+    ws = Workspace(tmp / f"ws-probs-b{batch_size}")  # tmp: a fresh folder per run (nothing from a cache)
     fill_workspace(ws, prob_items(items), ("en",))
     backend.chunk_size = batch_size
     report = judge_responses(ws, "hf:tiny-judge", backend=backend)
@@ -174,6 +177,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--prob-batch-size", type=int, default=16)
     parser.add_argument("--prob-device", default="auto", help="device of the tiny local judge (auto: cuda if any)")
+    parser.add_argument("--prob-model", default=None,
+                        help="a real judge for the probability-scoring part (folder, .gguf or Hub id; default: a tiny "
+                             "random chat model built here)")
     parser.add_argument("--skip-detector", action="store_true")
     args = parser.parse_args()
 
@@ -193,22 +199,32 @@ def main() -> None:
 
         from baselines.judging.judge import make_backend
 
-        model_dir = build_tiny_causal_lm(tmp / "tiny-judge", chat_template=True)
+        model_dir = args.prob_model or build_tiny_causal_lm(tmp / "tiny-judge", chat_template=True)
         backend = make_backend(f"hf:{model_dir}", device=args.prob_device, scoring="probs")
         forward_timing(items[:2], backend, 2)  # load the model, the first forward pass
-        prob_batched = prob_timing(items, backend, args.prob_batch_size, tmp)
-        prob_single = prob_timing(items, backend, 1, tmp)
+        prob = {}
+        for key, batch_size, reuse in (("project", args.prob_batch_size, True), ("baseline", 1, False),
+                                       ("batched_no_reuse", args.prob_batch_size, False), ("single_reuse", 1, True)):
+            backend.prefix_reuse = reuse
+            if backend._prefix_cache is not None:
+                backend._prefix_cache.clear()  # each run computes its system prompts' keys/values again
+            prob[key] = prob_timing(items, backend, batch_size, tmp / key)
+        backend.prefix_reuse = True
         forward_batched = forward_timing(items, backend, args.prob_batch_size)
+        backend.prefix_reuse = False
         forward_single = forward_timing(items, backend, 1)
         backend.close()
     finally:
         server.shutdown()
         server.server_close()
         shutil.rmtree(tmp, ignore_errors=True)
-    prob_speedup = prob_single["seconds"] / prob_batched["seconds"]
-    print(f"probability scoring (tiny local judge, {backend.device}): batch {args.prob_batch_size}: {prob_batched['seconds']} s "
-          f"({prob_batched['items_per_s']} items/s); one at a time: {prob_single['seconds']} s "
-          f"({prob_single['items_per_s']} items/s); speedup {prob_speedup:.1f}x; forward passes alone: "
+    prob_speedup = prob["baseline"]["seconds"] / prob["project"]["seconds"]
+    print(f"probability scoring ({'tiny local judge' if not args.prob_model else backend.name}, {backend.device}): batch {args.prob_batch_size} with the system "
+          f"prompt's keys/values reused: {prob['project']['seconds']} s ({prob['project']['items_per_s']} items/s); one "
+          f"at a time, full prompt: {prob['baseline']['seconds']} s ({prob['baseline']['items_per_s']} items/s); "
+          f"speedup {prob_speedup:.1f}x (batching alone "
+          f"{prob['baseline']['seconds'] / prob['batched_no_reuse']['seconds']:.2f}x, prefix reuse alone "
+          f"{prob['baseline']['seconds'] / prob['single_reuse']['seconds']:.2f}x); forward passes alone: "
           f"{forward_batched} vs {forward_single} items/s", file=sys.stderr)
     speedup = sequential["seconds"] / concurrent["seconds"]
     print(f"judge: {len(items)} items, {args.latency_ms:g} ms latency; concurrency {args.concurrency}: "
@@ -221,17 +237,20 @@ def main() -> None:
               f"({det['detector_items_per_s']} items/s; built in {det['detector_build_s']} s)", file=sys.stderr)
     result = {
         "concurrency_speedup": round(speedup, 2),
-        "prob_scoring_batched_speedup": round(prob_speedup, 2),
+        "prob_scoring_speedup": round(prob_speedup, 2),
         "detector_items_per_s": det.pop("detector_items_per_s"),
         "items": len(items), "latency_ms": args.latency_ms, "concurrency": args.concurrency,
         "concurrent_seconds": concurrent["seconds"], "concurrent_items_per_s": concurrent["items_per_s"],
         "concurrent_peak_in_flight": peak,
         "sequential_seconds": sequential["seconds"], "sequential_items_per_s": sequential["items_per_s"],
         "target_speedup": 8, "meets_target": speedup >= 8,
-        "prob_batch_size": args.prob_batch_size, "prob_device": backend.device, "prob_batched_items_per_s": prob_batched["items_per_s"],
-        "prob_single_items_per_s": prob_single["items_per_s"], "prob_batched_seconds": prob_batched["seconds"],
-        "prob_single_seconds": prob_single["seconds"], "prob_forward_batched_items_per_s": forward_batched,
-        "prob_forward_single_items_per_s": forward_single,
+        "prob_batch_size": args.prob_batch_size, "prob_device": backend.device,
+        "prob_model": backend.name if args.prob_model else "tiny random chat model",
+        "prob_batching_speedup": round(prob["baseline"]["seconds"] / prob["batched_no_reuse"]["seconds"], 2),
+        "prob_prefix_reuse_speedup": round(prob["baseline"]["seconds"] / prob["single_reuse"]["seconds"], 2),
+        **{f"prob_{key}_items_per_s": value["items_per_s"] for key, value in prob.items()},
+        **{f"prob_{key}_seconds": value["seconds"] for key, value in prob.items()},
+        "prob_forward_batched_items_per_s": forward_batched, "prob_forward_single_items_per_s": forward_single,
         "prob_forward_batched_speedup": round(forward_batched / forward_single, 2), "prob_target_speedup": 3,
         "prob_meets_target": prob_speedup >= 3, **det,
     }

@@ -53,8 +53,8 @@ SCRIPTS: tuple[Script, ...] = (
     Script("store", ("perf/store.py",),
            "one store operation opening and closing the file (stages side by side) vs inside a held session"),
     Script("judge", ("perf/judge.py",),
-           "concurrent vs sequential judge requests (loopback server); local probability scoring batched vs one "
-           "at a time (target >= 3x); critical-error detector throughput"),
+           "concurrent vs sequential judge requests (loopback server); local probability scoring, batched with "
+           "the judge's system prompt reused, vs one item at a time (target >= 3x); critical-error detector throughput"),
     Script("detectors", ("perf/detectors.py",), "critical-error detectors over the 7,000 shared answers",
            ">= 1,000 responses/s"),
     Script("argilla", ("perf/argilla.py",),

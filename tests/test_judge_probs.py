@@ -168,3 +168,29 @@ def test_prompt_keys_values_are_reused_only_for_full_attention_models():
                              head_dim=8, intermediate_size=64, vocab_size=64, sliding_window=16,
                              layer_types=["sliding_attention", "full_attention", "sliding_attention"])
     assert not _full_attention_only(gemma)  # a sliding window: every prompt + suffix is one full row
+
+
+def test_system_prompt_keys_values_are_computed_once_per_prompt_and_change_nothing(tiny_causal_lm_dir):
+    """The judge's system prompt (one per protocol and language) runs once; every item then runs only its own
+    tokens on those keys/values, and the scores equal a full prefill's."""
+    from baselines.judging.local_judge import LocalJudge
+    from baselines.judging.prompts import aspects_for, build_judge_messages
+
+    items = []
+    for lang in ("en", "fr"):
+        for protocol in ("multi-aspect", "safety"):
+            for i in range(3):
+                messages = build_judge_messages(f"Question {i}: " + "more. " * (3 * i), f"Answer {i}. " * (i + 1),
+                                                protocol, lang)
+                items.append((messages, aspects_for(protocol)))
+    reused = LocalJudge(f"hf:{tiny_causal_lm_dir}", device="cpu", batch_size=8)
+    full = LocalJudge(f"hf:{tiny_causal_lm_dir}", device="cpu", batch_size=8, prefix_reuse=False)
+    with_prefix, without = reused.score_batch(items), full.score_batch(items)
+    assert reused._prefixes.forward_calls == 4            # 2 languages x 2 protocols, each computed once
+    assert reused._system_prefix_len(items[0][0][0]["content"], [reused.tokenizer.encode("x")] * 2) == 0
+    for a, b in zip(with_prefix, without):
+        assert a.scores.keys() == b.scores.keys()
+        for aspect in a.scores:
+            assert max(abs(x - y) for x, y in zip(a.scores[aspect].probs, b.scores[aspect].probs)) <= 1e-5
+    again = reused.score_batch(items[:3])                 # a later batch reuses the kept prefix
+    assert reused._prefixes.forward_calls == 4 and again[0].scores == with_prefix[0].scores

@@ -50,7 +50,11 @@ def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
 
 def shared_prefix_len(tokenizer: Any, encoded: Sequence[Sequence[int]], shared_prefix: str) -> int:
     """Tokens of ``shared_prefix`` that every encoded prompt starts with (0 when too few to cache)."""
-    prefix_ids = encode_text(tokenizer, shared_prefix)
+    return shared_prefix_ids_len(encode_text(tokenizer, shared_prefix), encoded)
+
+
+def shared_prefix_ids_len(prefix_ids: Sequence[int], encoded: Sequence[Sequence[int]]) -> int:
+    """Tokens of ``prefix_ids`` that every encoded prompt starts with (0 when too few to cache)."""
     n = min(common_prefix_len(prefix_ids, ids) for ids in encoded)
     n = min(n, min(len(ids) for ids in encoded) - 1)  # every row keeps at least one token to compute
     return n if n >= MIN_PREFIX_TOKENS else 0

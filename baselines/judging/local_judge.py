@@ -4,7 +4,9 @@ A thin adapter of the language-model layer (:mod:`bench.models`, :mod:`bench.cha
 :mod:`bench.decoding`) to the :class:`JudgeBackend` interface: no server, one batch at a time. Two
 scoring modes: ``probs`` (the default: scores read from the next-token distribution,
 :mod:`baselines.judging.prob_scoring`; one forward pass over a batch's prompts, whose keys and values
-then serve the short score prefix of every aspect) and ``text`` (batched greedy generation of the JSON
+then serve the short score prefix of every aspect; the system prompt, the same for every item of one
+protocol and language, is run once and its keys and values reused, as the URIAL prefix is in
+generation: :mod:`baselines.generation.prefix_cache`) and ``text`` (batched greedy generation of the JSON
 answer, parsed by :mod:`baselines.judging.parse`).
 """
 from __future__ import annotations
@@ -34,7 +36,10 @@ from bench.public_names import public_name
 from baselines.judging.backends import DEFAULT_MAX_TOKENS, JudgeBackend, Outcome
 from baselines.judging.naming import judge_name
 from baselines.judging.parse import MULTI_ASPECTS, SAFETY_ASPECTS
+from baselines.generation.prefix_cache import PrefixCache, shared_prefix_ids_len
 from baselines.judging.prob_scoring import ScoredResult, ScoreTokens, resolve_scoring
+
+PREFIX_ENTRIES = 8  # system prompts kept: 2 protocols x en, fr, es (+ room)
 
 
 class LocalJudge(JudgeBackend):
@@ -46,7 +51,7 @@ class LocalJudge(JudgeBackend):
 
     def __init__(self, spec: str, *, batch_size: int = 8, max_tokens: int | None = DEFAULT_MAX_TOKENS,
                  device: str = "auto", dtype: str = "auto", cache_dir: str | Path | None = None,
-                 scoring: str = "auto"):
+                 scoring: str = "auto", prefix_reuse: bool = True):
         if batch_size < 1:
             raise BenchError(f"batch size must be >= 1, got {batch_size}")
         self.spec = spec
@@ -70,6 +75,8 @@ class LocalJudge(JudgeBackend):
         self._generations = 0
         self._lock = threading.Lock()
         self.scoring = resolve_scoring(scoring, ("probs", "text"), "probs", self.name)
+        self.prefix_reuse = prefix_reuse
+        self._prefix_cache: PrefixCache | None = None
         self.score_tokens: ScoreTokens | None = None
         if self.scoring == "probs":
             probe = render_chat(self.tokenizer, [{"role": "user", "content": "?"}])
@@ -153,7 +160,7 @@ class LocalJudge(JudgeBackend):
         tok, tokens = self.tokenizer, self.score_tokens
         out: list[Outcome | ScoredResult | None] = [None] * len(batch)
         context = context_length(self.config)
-        groups: dict[tuple[str, ...], list[int]] = {}
+        groups: dict[tuple[tuple[str, ...], str], list[int]] = {}  # (aspects, system prompt) -> items
         encoded: dict[int, list[int]] = {}
         for i, (messages, aspects) in enumerate(batch):
             ids = encode_rendered_chat(tok, render_chat(tok, list(messages)))
@@ -163,15 +170,19 @@ class LocalJudge(JudgeBackend):
                                      attempts=1, latency_s=0.0, retryable=False)
                 continue
             encoded[i] = ids
-            groups.setdefault(tuple(aspects), []).append(i)
+            system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+            groups.setdefault((tuple(aspects), system), []).append(i)
         if groups:
             model = self.model
             reuse = _full_attention_only(self.config)
-            for aspects, idx in groups.items():
+            for (aspects, system), idx in groups.items():
                 suffixes = [tokens.suffixes[a] for a in aspects]
+                prompts = [encoded[i] for i in idx]
+                prefix_len = self._system_prefix_len(system, prompts) if reuse and self.prefix_reuse else 0
                 try:
-                    probs = next_token_probs(model, tok, [encoded[i] for i in idx], suffixes, tokens.flat,
-                                             reuse_prompt=reuse)
+                    probs = next_token_probs(model, tok, prompts, suffixes, tokens.flat, reuse_prompt=reuse,
+                                             prefix_cache=self._prefixes if prefix_len else None,
+                                             prefix_len=prefix_len)
                 except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these items fail, the run goes on
                     _fail(out, idx, "scoring", exc, start)
                     continue
@@ -183,6 +194,19 @@ class LocalJudge(JudgeBackend):
                 self._generations += len(encoded)
         return out  # type: ignore[return-value]
 
+    @property
+    def _prefixes(self) -> PrefixCache:
+        if self._prefix_cache is None:
+            self._prefix_cache = PrefixCache(self.model, entries=PREFIX_ENTRIES)
+        return self._prefix_cache
+
+    def _system_prefix_len(self, system: str, prompts: Sequence[list[int]]) -> int:
+        """Tokens every prompt of a group shares with the rendered system prompt (0: too few to reuse)."""
+        if not system:
+            return 0
+        text = render_chat(self.tokenizer, [{"role": "system", "content": system}, {"role": "user", "content": ""}])
+        return shared_prefix_ids_len(encode_rendered_chat(self.tokenizer, text), prompts)
+
     def requests_sent(self) -> int:
         with self._lock:
             return self._generations
@@ -191,6 +215,9 @@ class LocalJudge(JudgeBackend):
         if self._model is not None:
             device = getattr(self._model, "device", "cpu")
             self._model = None
+            if self._prefix_cache is not None:
+                self._prefix_cache.close()
+                self._prefix_cache = None
             empty_cuda_cache(device)
 
 
