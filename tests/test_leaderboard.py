@@ -520,3 +520,29 @@ def test_word_count_cache_follows_output_changes(tmp_path):
         assert [r["language"] for r in by_language] == ["fr"] and "by_value" not in by_language[0]
     finally:
         store.close()
+
+
+def test_stopped_at_the_token_cap_is_reported_apart_from_truncated(tmp_path):
+    """``cap_rate``: the share of a system's answers whose generation hit max_new_tokens, whatever the detector
+    says; in the table, the heatmap's data and the rendered error section."""
+    from datetime import datetime
+
+    from baselines.leaderboard.queries import error_rate_rows, leaderboard_rows
+    from baselines.leaderboard.render import render
+
+    store, responses = _synthetic_store(tmp_path / "s.duckdb", methods=("zero-shot",), n=10)
+    try:
+        assert leaderboard_rows(store)[0]["cap_rate"] == 0.0
+        with store.transaction() as con:   # 4 stopped at the cap; the detector calls only 1 of them truncated
+            con.execute("UPDATE responses SET finish_reason = CASE WHEN TRY_CAST(item_id AS INTEGER) < 4 THEN 'length' "
+                        "ELSE 'stop' END")
+        _insert(store, [], [], [{"response_id": r["response_id"], "detector_version": "ce-v2",
+                                 "labels": ["truncated"] if r["item_id"] in ("0", "7") else [],
+                                 "checked_at": datetime(2025, 1, 1)} for r in responses])
+        row = leaderboard_rows(store)[0]
+        assert row["cap_rate"] == pytest.approx(0.4) and row["err_truncated"] == pytest.approx(0.2)
+        assert error_rate_rows(store)[0]["cap_rate"] == pytest.approx(0.4)
+        text = render([row], "markdown", "aspect", "synthetic")
+        assert "stopped at token cap" in text and "40.0%" in text
+    finally:
+        store.close()

@@ -98,6 +98,8 @@ def _draw(rows: Sequence[dict[str, Any]], out: Path,
     # the judge; when several judges' rows exist, the one covering most responses is used)
     source = rows if error_rows is None else error_rows
     labels = sorted({k for r in source for k in r if k.startswith("err_") and not k.endswith("_ci")})
+    if labels and any(r.get("cap_rate") is not None for r in source):
+        labels.append("cap_rate")  # the last column, set apart: a fact of max_new_tokens, not a detector label
     by_system: dict[str, dict[str, Any]] = {}
     for r in sorted(source, key=lambda r: -r["n"]):
         name = f"{r['model']} / {r['method']} / {r['language']}"
@@ -117,7 +119,10 @@ def _draw(rows: Sequence[dict[str, Any]], out: Path,
         ax.set_facecolor("#d9d9d9")  # masked (not checked) cells show grey, distinct from 0%
         im = ax.imshow(np.ma.masked_invalid(grid), cmap="Reds", vmin=0, vmax=vmax, aspect="auto")
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels([k[4:].replace("_", " ") for k in labels], rotation=30, ha="right", fontsize=8)
+        ax.set_xticklabels(["stopped at token cap" if k == "cap_rate" else k[4:].replace("_", " ") for k in labels],
+                           rotation=30, ha="right", fontsize=8)
+        if labels[-1] == "cap_rate":
+            ax.axvline(len(labels) - 1.5, color="black", linewidth=2)
         ax.set_yticks(range(len(systems)))
         ax.set_yticklabels(systems, fontsize=8)
         for i in range(len(systems)):

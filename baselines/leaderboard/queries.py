@@ -42,6 +42,10 @@ Definitions (one judge, one group of responses)
   This is the length just-eval reports (computed on its 800 regular items).
 - ``n`` = number of responses in the group; ``missing_rate`` = share of expected cells without a
   score (N/A counted as missing unless ``na_as_five``).
+- ``cap_rate`` = share of the group's responses whose generation stopped at the token cap
+  (``finish_reason = 'length'``): a fact of the run's ``max_new_tokens``, reported apart from the
+  detector's ``truncated`` (an answer cut at the cap may end on a complete sentence, and one that
+  stopped on its own may still be cut).
 - ``err_<label>`` = share of the group's checked responses that the critical-error detector
   flagged with the label, using the latest check of each response (latest ``checked_at``, ties by
   ``detector_version``); ``None`` when no response of the group has been checked. The labels are
@@ -163,7 +167,7 @@ _WORD_SOURCES = {
 _BASE_CTES = """
 resp AS (
     SELECT r.response_id, r.model, r.method, r.lang AS language, {kind} AS kind, {words} AS words,
-           {labels} AS labels, {by_expr} AS by_value
+           {labels} AS labels, {by_expr} AS by_value, coalesce(r.finish_reason = 'length', FALSE) AS capped
     FROM responses r {word_join} {labels_join}
     WHERE {where}
 ),
@@ -205,7 +209,7 @@ WITH {ctes},
 totals AS (
     SELECT model, method, language, kind, by_value, COUNT(*) AS n, SUM(words) AS words,
            SUM(CASE WHEN kind = 'safety' THEN 1 ELSE {n_regular} END) AS expected,
-           COUNT(labels) AS checked, flatten(list(labels)) AS labels
+           COUNT(labels) AS checked, flatten(list(labels)) AS labels, COUNT(*) FILTER (WHERE capped) AS capped
     FROM resp
     GROUP BY ALL
 ),
@@ -218,7 +222,7 @@ merged AS (
            SUM(t.expected) AS expected,
            COALESCE(SUM(s.scored), 0) AS scored,
            COALESCE(SUM(s.extra), 0) AS extra,
-           SUM(t.checked) AS checked,
+           SUM(t.checked) AS checked, SUM(t.capped) AS capped,
            list_aggregate(flatten(list(t.labels)), 'histogram') AS label_counts
     FROM totals t {join} combos c USING (model, method, language, kind)
     LEFT JOIN scored s
@@ -231,7 +235,7 @@ SELECT a.model, a.method, a.language, a.judge, a.by_value,
        CASE WHEN {regular_count} > 0 THEN ({regular_sum}) / ({regular_count}) ELSE a.{safety} END AS overall,
        a.length, a.n,
        1.0 - a.scored / (a.expected + a.extra) AS missing_rate,
-       a.checked, a.label_counts
+       a.capped / a.n AS cap_rate, a.checked, a.label_counts
 FROM merged a
 ORDER BY {order}
 """
@@ -253,6 +257,7 @@ _DETECTOR_VERSIONS = "SELECT COUNT(DISTINCT detector_version) FROM critical_erro
 _ERROR_RATES_SQL = """
 WITH {ctes}
 SELECT model, method, language, COUNT(*) AS n, COUNT(labels) AS checked,
+       COUNT(*) FILTER (WHERE capped) / COUNT(*) AS cap_rate,
        list_aggregate(flatten(list(labels)), 'histogram') AS label_counts
 FROM resp
 GROUP BY ALL
@@ -407,6 +412,7 @@ def leaderboard_rows(store, by: str = "aspect", filters: dict | None = None, jud
         row["n"] = int(r["n"])
         row["missing_rate"] = _num(r["missing_rate"])
         row.update(_label_rates(r, labels))
+        row["cap_rate"] = _num(r["cap_rate"])
         if ci:
             cis = intervals.get(key, {})
             for a in (*ASPECTS, "overall"):
@@ -423,7 +429,8 @@ def error_rate_rows(store, filters: dict | None = None) -> list[dict[str, Any]]:
     rows = store.query_dicts(sql, _used_params(sql, params))
     labels = _all_labels(rows)
     return [{"model": r["model"], "method": r["method"], "language": r["language"], "n": int(r["n"]),
-             "checked": int(r["checked"]), **_label_rates(r, labels)} for r in rows]
+             "checked": int(r["checked"]), **_label_rates(r, labels), "cap_rate": _num(r["cap_rate"])}
+            for r in rows]
 
 
 def _all_labels(rows: Sequence[dict[str, Any]]) -> list[str]:

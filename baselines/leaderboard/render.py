@@ -31,6 +31,7 @@ HEADERS = {
     "source": "Source", "difficulty": "Difficulty", "category": "Category", "helpfulness": "Helpf.",
     "clarity": "Clarity", "factuality": "Fact.", "depth": "Depth", "engagement": "Engag.", "overall": "Overall",
     "safety": "Safety", "length": "Length", "n": "n", "missing_rate": "Missing",
+    "cap_rate": "stopped at token cap",
 }
 
 
@@ -57,7 +58,9 @@ def sections(rows: Sequence[dict[str, Any]], by: str) -> list[tuple[str, list[st
     out = [("Just-Eval leaderboard", display_columns(rows, by))]
     errors = error_columns(rows)
     if errors:
-        out.append(("Critical-error rates (share of checked responses, latest check)", key_columns(by) + errors))
+        cap = ["cap_rate"] if any(r.get("cap_rate") is not None for r in rows) else []
+        out.append(("Critical-error rates (share of checked responses, latest check; stopped at token cap: share of "
+                    "all responses, not an error label)", key_columns(by) + errors + cap))
     return out
 
 
@@ -86,13 +89,13 @@ def cell_parts(row: dict[str, Any], col: str) -> tuple[str, str | None]:
         return f"{value:.1f}", None
     if col == "n":
         return f"{int(value)}", None
-    if col == "missing_rate" or col.startswith("err_"):
+    if col in ("missing_rate", "cap_rate") or col.startswith("err_"):
         return f"{100 * value:.1f}%", None
     return str(value), None
 
 
 def _is_numeric(col: str) -> bool:
-    return col in SCORE_COLUMNS or col in ("length", "n", "missing_rate") or col.startswith("err_")
+    return col in SCORE_COLUMNS or col in ("length", "n", "missing_rate", "cap_rate") or col.startswith("err_")
 
 
 def settings_line(judge: str | None, na_as_five: bool, filters: dict[str, Any], by: str, ci: bool,
