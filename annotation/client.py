@@ -134,6 +134,16 @@ class Connection:
                 return
 
 
+def submitted_responses(conn: "Connection", dataset_id, statuses: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(record, response) for every *submitted* response of a dataset; ``statuses`` (a Counter) counts every
+    response by status, submitted or not."""
+    for rec in conn.list_records(dataset_id):
+        for resp in rec.get("responses") or []:
+            statuses[resp["status"]] += 1
+            if resp["status"] == "submitted":
+                yield rec, resp
+
+
 def _raise_for(resp: httpx.Response, url: str, path: str) -> None:
     if resp.status_code >= 400:
         try:

@@ -29,8 +29,8 @@ from functools import cache
 from typing import Any, Sequence
 
 from annotation import agreement
-from annotation.client import Connection, ensure_workspace, find_dataset, server_errors
-from annotation.translations import _existing_signatures, get_or_create_dataset, parse_time, record_signature
+from annotation.client import Connection, ensure_workspace, find_dataset, submitted_responses
+from annotation.translations import get_or_create_dataset, log_changed_records, parse_time
 from baselines.judging.prompts import aspects_for, protocol_for_category, system_template
 from bench.errors import BenchError
 from bench.workspace import Workspace
@@ -168,18 +168,13 @@ def push(conn: Connection, ws: Workspace, *, name: str = DEFAULT_DATASET, worksp
         ds_name = dataset_name(name, protocol)
         settings = build_settings(conn.client, protocol, min_submitted)
         ds, created = get_or_create_dataset(conn, ds_name, workspace, settings, min_submitted, settings.guidelines)
-        before = {} if created else _existing_signatures(conn, ds.id)
-        records = [make_record(r) for r in chosen]
-        changed = [rec for rec in records if before.get(str(rec.id)) != record_signature(rec.fields, rec.metadata)]
-        if changed:
-            with server_errors(conn.url):
-                ds.records.log(changed, batch_size=min(200, len(changed)))
+        before, sent = log_changed_records(conn, ds, [make_record(r) for r in chosen], created)
         ids = {r["response_id"] for r in chosen}
-        new = len(ids - set(before))
+        new = len(ids - before)
         reports.append({"protocol": protocol, "dataset": ds_name, "workspace": workspace, "created": created,
                         "records": len(chosen), "items": len({r["item_id"] for r in chosen}),
                         "systems": len({(r["model"], r["method"], r["lang"]) for r in chosen}),
-                        "new": new, "updated": len(changed) - new, "unchanged": len(chosen) - len(changed),
+                        "new": new, "updated": sent - new, "unchanged": len(chosen) - sent,
                         "min_submitted": min_submitted, "url": f"{conn.url}/dataset/{ds.id}/annotation-mode"})
     return reports
 
@@ -199,23 +194,19 @@ def read_ratings(conn: Connection, name: str, workspace: str) -> tuple[list[dict
         if ds is None:
             continue
         source = f"{workspace}/{dataset_name(name, protocol)}"
-        for rec in conn.list_records(ds.id):
-            n_records += 1
-            for resp in rec.get("responses") or []:
-                statuses[resp["status"]] += 1
-                if resp["status"] != "submitted":
+        n_records += int(conn.get(f"/api/v1/datasets/{ds.id}/records", limit=1).get("total", 0))
+        for rec, resp in submitted_responses(conn, ds.id, statuses):
+            values = resp.get("values") or {}
+            comment = (values.get("comment") or {}).get("value") or None
+            when = parse_time(resp.get("updated_at") or resp.get("inserted_at"))
+            for aspect in aspects_for(protocol):
+                value = (values.get(aspect) or {}).get("value")
+                if value is None:
                     continue
-                values = resp.get("values") or {}
-                comment = (values.get("comment") or {}).get("value") or None
-                when = parse_time(resp.get("updated_at") or resp.get("inserted_at"))
-                for aspect in aspects_for(protocol):
-                    value = (values.get(aspect) or {}).get("value")
-                    if value is None:
-                        continue
-                    ratings.append({"response_id": str(rec["external_id"]),
-                                    "annotator": users.get(resp["user_id"], resp["user_id"]), "aspect": aspect,
-                                    "score": int(value), "comment": comment, "source": source,
-                                    "submitted_at": when.replace(tzinfo=None) if when else None})
+                ratings.append({"response_id": str(rec["external_id"]),
+                                "annotator": users.get(resp["user_id"], resp["user_id"]), "aspect": aspect,
+                                "score": int(value), "comment": comment, "source": source,
+                                "submitted_at": when.replace(tzinfo=None) if when else None})
     return ratings, {"server_records": n_records, "responses": dict(statuses)}
 
 

@@ -293,6 +293,17 @@ def _existing_signatures(conn: Connection, dataset_id) -> dict[str, str]:
             return out
 
 
+def log_changed_records(conn: Connection, ds, records: list, created: bool) -> tuple[set[str], int]:
+    """Send the records whose fields or metadata differ from the server's (all of them to a new dataset);
+    returns (the record ids the server held before, how many records were sent)."""
+    before = {} if created else _existing_signatures(conn, ds.id)
+    changed = [rec for rec in records if before.get(str(rec.id)) != record_signature(rec.fields, rec.metadata)]
+    if changed:  # unchanged records are not sent again: a re-push of the same data writes nothing
+        with server_errors(conn.url):
+            ds.records.log(changed, batch_size=min(200, len(changed)))
+    return set(before), len(changed)
+
+
 def drop_label_suggestions(conn: Connection, dataset_id) -> int:
     """Delete the pre-ticked ``errors`` suggestions an older push left on the records (they anchored the
     reviewers' labels); returns how many were deleted."""
@@ -354,18 +365,13 @@ def push(conn: Connection, dataset_path: Path, languages: list[str] | None = Non
         name = dataset_name(prefix, lang)
         settings = build_settings(conn.client, lang, min_submitted)
         ds, created = get_or_create_dataset(conn, name, workspace, settings, min_submitted, settings.guidelines)
-        before = {} if created else _existing_signatures(conn, ds.id)
-        records = [make_record(r) for r in rows]
-        changed = [rec for rec in records if before.get(str(rec.id)) != record_signature(rec.fields, rec.metadata)]
-        if changed:  # unchanged records are not sent again: a re-push of the same dataset writes nothing
-            with server_errors(conn.url):
-                ds.records.log(changed, batch_size=min(200, len(changed)))
+        before, sent = log_changed_records(conn, ds, [make_record(r) for r in rows], created)
         dropped = 0 if created else drop_label_suggestions(conn, ds.id)
         ids = {str(r["id"]) for r in rows}
         reports.append({"lang": lang, "dataset": name, "workspace": workspace, "created": created,
                         "dropped_label_suggestions": dropped,
-                        "records": len(rows), "new": len(ids - set(before)),
-                        "updated": len(changed) - len(ids - set(before)), "unchanged": len(rows) - len(changed),
+                        "records": len(rows), "new": len(ids - before),
+                        "updated": sent - len(ids - before), "unchanged": len(rows) - sent,
                         "min_submitted": min_submitted,
                         "url": f"{conn.url}/dataset/{ds.id}/annotation-mode"})
     return reports

@@ -17,10 +17,11 @@
 # what is missing (GGUF conversions, translations, DPO, answers, judgements are all kept).
 #
 # Environment: DEMO_OUT (default demo-output), DEMO_THREADS (compute threads per process, default 1),
-# DEMO_JUDGE_ALL=1 (judge all 120 answers instead of the 24 safety ones: 5-10 more minutes on one core),
-# Measured on 2 shared cores (2026-12-05, fresh output folder): translation 90 s, DPO 126 s, 120 answers 153 s
-# (URIAL prefix reused on Gemma 3), judge of the 24 safety answers by probability 49 s, judge agreement on 20
-# published answers 106 s: 543 s (about 9 min) in all; a rerun about 85 s.
+# DEMO_ITEMS (the item ids answered and judged, default 1,3,4,7,8,9: four regular items, code included,
+# and both safety items),
+# Measured on 2 shared cores (2026-12-05, fresh output folder): build-dataset beside train-dpo 170 s, 72 answers of
+# up to 192 new tokens (three languages side by side) 194 s, judge of all 72 answers by probability (beside
+# it, the agreement judge on 20 published answers) 110 s: 485 s (about 8 min) in all.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,28 @@ GEMMA="$MODELS/gemma-3-270m-q4_k_m.gguf"
 SMOL="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 DPO_MODEL="$MODELS/gemma-3-270m-dpo"
 b() { bench --workspace "$WS" "$@"; }
+LOGS="$OUT/logs"
+mkdir -p "$LOGS"
+# Side by side: two bench processes of one compute thread each use both cores (the store lets stages run
+# together). bg LOG command... starts one in the background (its output to LOG without progress bars,
+# printed when joined);
+# join PID LOG TITLE waits for it and stops the demo, with its log, if it failed.
+# The job's exit status goes to LOG.rc (no status file = it failed), so joining does not depend on `wait`.
+bg() {
+  local log=$1; shift
+  rm -f "$log.rc"
+  { ( export BENCH_NO_PROGRESS=1 TQDM_DISABLE=1; "$@" ) > "$log" 2>&1; echo $? > "$log.rc"; } &
+  BG_PID=$!
+}
+join() {
+  wait "$1" 2>/dev/null || true
+  if [ "$(cat "$2.rc" 2>/dev/null)" = "0" ]; then
+    sed 's/^/  | /' "$2"
+  else
+    { echo "error: $3 failed (exit status $(cat "$2.rc" 2>/dev/null || echo unknown)); its log ($2):"; cat "$2"; } >&2
+    exit 1
+  fi
+}
 
 # ---- timing: every step reports its wall time, the end lists them all
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -118,8 +141,35 @@ print("    licence: Apache-2.0")
 print("  (each .gguf is dequantised once into <workspace>/cache/converted/<sha256>/ as safetensors on first use)")
 PY
 
+# ------------------------------------------------------------------------------------------ DPO (a function: runs
+# beside build-dataset)
+train_dpo() {
+  DPO_INPUTS=$(cat configs/demo/preferences.jsonl configs/demo/dpo.yaml "$GEMMA" | sha256sum | cut -d' ' -f1)
+  if [ -f "$DPO_MODEL/bench_training.json" ] && [ "$(cat "$DPO_MODEL.inputs" 2>/dev/null)" = "$DPO_INPUTS" ]; then
+    echo "  already trained on these pairs and settings: $DPO_MODEL (delete it to retrain)"
+  else
+    b baselines train-dpo --model "$GEMMA" --preferences configs/demo/preferences.jsonl \
+      --config configs/demo/dpo.yaml --out "$DPO_MODEL" --overwrite
+    echo "$DPO_INPUTS" > "$DPO_MODEL.inputs"
+  fi
+  python - "$DPO_MODEL/bench_training.json" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1], encoding="utf-8"))
+m = info.get("metrics", {})
+print(f"  model folder: {sys.argv[1].rsplit('/', 1)[0]} (LoRA merged; provenance in bench_training.json)")
+print(f"  {info['preferences']['pairs']} pairs {info['preferences']['languages']}, {info['steps']} steps, "
+      f"lr {info['learning_rate']:g}: loss {m.get('loss', float('nan')):.3f}, "
+      f"reward accuracy {m.get('rewards/accuracies', float('nan')):.2f}, margin {m.get('rewards/margins', float('nan')):.2f} "
+      "(last step; a mechanics check, not a recipe: see configs/dpo/paper-gpu.yaml)")
+PY
+}
+
 # ------------------------------------------------------------------------------------------ dataset
-step "1/4 bench build-dataset: 10 demo instructions -> fr, es with Gemma-3-270M (few-shot prompt), QA flags" "build-dataset (translate + QA)"
+step "1/4 bench build-dataset: 10 demo instructions -> fr, es with Gemma-3-270M (few-shot prompt), QA flags;
+     beside it, bench baselines train-dpo: Gemma-3-270M + LoRA DPO on configs/demo/preferences.jsonl" "build-dataset || train-dpo"
+bg "$LOGS/train-dpo.log" train_dpo
+DPO_PID=$BG_PID
+echo "  (train-dpo runs beside it; its output follows the dataset's)"
 b build-dataset --source benchmark/data/demo_instructions.jsonl --languages fr,es \
   --translator "llm:$GEMMA" --batch-size 12 --dtype bfloat16 --out "$OUT/dataset"
 python - "$OUT/dataset" <<'PY'
@@ -142,29 +192,14 @@ if flagged:
 PY
 echo "  dataset: $OUT/dataset (card: $OUT/dataset/README.md); translations cached in $WS/bench.duckdb"
 
-# ------------------------------------------------------------------------------------------ DPO
-step "2/4 bench baselines train-dpo: Gemma-3-270M + LoRA DPO on configs/demo/preferences.jsonl (CPU)" "train-dpo (LoRA, CPU)"
-DPO_INPUTS=$(cat configs/demo/preferences.jsonl configs/demo/dpo.yaml "$GEMMA" | sha256sum | cut -d' ' -f1)
-if [ -f "$DPO_MODEL/bench_training.json" ] && [ "$(cat "$DPO_MODEL.inputs" 2>/dev/null)" = "$DPO_INPUTS" ]; then
-  echo "  already trained on these pairs and settings: $DPO_MODEL (delete it to retrain)"
-else
-  b baselines train-dpo --model "$GEMMA" --preferences configs/demo/preferences.jsonl \
-    --config configs/demo/dpo.yaml --out "$DPO_MODEL" --overwrite
-  echo "$DPO_INPUTS" > "$DPO_MODEL.inputs"
-fi
-python - "$DPO_MODEL/bench_training.json" <<'PY'
-import json, sys
-info = json.load(open(sys.argv[1], encoding="utf-8"))
-m = info.get("metrics", {})
-print(f"  model folder: {sys.argv[1].rsplit('/', 1)[0]} (LoRA merged; provenance in bench_training.json)")
-print(f"  {info['preferences']['pairs']} pairs {info['preferences']['languages']}, {info['steps']} steps, "
-      f"lr {info['learning_rate']:g}: loss {m.get('loss', float('nan')):.3f}, "
-      f"reward accuracy {m.get('rewards/accuracies', float('nan')):.2f}, margin {m.get('rewards/margins', float('nan')):.2f} "
-      "(last step; a mechanics check, not a recipe: see configs/dpo/paper-gpu.yaml)")
-PY
+echo
+echo "  train-dpo (run beside build-dataset):"
+join "$DPO_PID" "$LOGS/train-dpo.log" "bench baselines train-dpo"
 
 # ------------------------------------------------------------------------------------------ generation
-step "2/4 bench baselines run: 4 settings x en/fr/es x 10 items (configs/demo/grid.yaml)" "baselines run (generation)"
+DEMO_ITEMS=${DEMO_ITEMS:-1,3,4,7,8,9}
+N_ITEMS=$(echo "$DEMO_ITEMS" | tr ',' '\n' | grep -c .)
+step "2/4 bench baselines run: 4 settings x en/fr/es x $N_ITEMS items ($DEMO_ITEMS), up to 192 new tokens (configs/demo/grid.yaml)" "baselines run (generation)"
 GRID=configs/demo/grid.yaml
 if [ "$OUT" != "$ROOT/demo-output" ]; then  # the shipped grid points at demo-output/: run a copy pointing at $OUT
   GRID="$OUT/grid.yaml"
@@ -176,7 +211,19 @@ text = Path(src).read_text(encoding="utf-8").replace("../../demo-output/", out.r
 Path(dst).write_text(text, encoding="utf-8")
 PY
 fi
-b baselines run --config "$GRID" --replace  # a retrained DPO model replaces its old answers
+# one process per language, side by side (three on two cores: they finish together); --replace: a retrained
+# DPO model, or new decoding settings, replace the old answers
+RUN_PIDS=()
+for lang in en fr es; do
+  bg "$LOGS/run-$lang.log" b baselines run --config "$GRID" --items "$DEMO_ITEMS" --languages "$lang" --replace
+  RUN_PIDS+=("$BG_PID")
+done
+echo "  en, fr and es generate side by side (logs in $LOGS/run-<lang>.log)"
+for i in 0 1 2; do
+  lang=$(echo en fr es | cut -d' ' -f$((i + 1)))
+  echo "  $lang:"
+  join "${RUN_PIDS[$i]}" "$LOGS/run-$lang.log" "bench baselines run --languages $lang"
+done
 b baselines export --out "$OUT/responses" >/dev/null
 python - "$OUT/responses/responses/test-00000-of-00001.parquet" <<'PY'
 import sys
@@ -188,7 +235,8 @@ for r in sorted((r for r in rows if str(r["id"]) == "9" and r["lang"] == "fr"), 
     text = " ".join(r["output"].split())
     print(f"    {r['generator']:<34} {text[:150]!r}")
 PY
-echo "  answers with full provenance in $WS/bench.duckdb (table responses); max_new_tokens=64 here, so most are cut short"
+echo "  answers with full provenance in $WS/bench.duckdb (table responses); max_new_tokens=192: the leaderboard"
+echo "  reports answers that stopped at that cap apart from the detectors' 'truncated'"
 
 # ------------------------------------------------------------------------------------------ evaluation
 step "3/4 bench errors scan: critical errors in every answer (loops, wrong language, format leaks, ...)" "errors scan"
@@ -200,40 +248,36 @@ echo "  probability scoring, caching, storage, leaderboard). A real study points
 echo "  e.g. --judge openai:<model>@<url> (a vLLM-served open model or a hosted one): docs/reproduce.md."
 echo "  a local judge reads each score from its next-token probabilities over 1-5 (expected score, full"
 echo "  distribution stored), so no answer is left without a score by a parse failure"
-JUDGE_RUNS=(--runs category=safety)
-if [ "${DEMO_JUDGE_ALL:-0}" = "1" ]; then
-  JUDGE_RUNS=()
-  echo "  DEMO_JUDGE_ALL=1: judging all 120 answers (the 96 multi-aspect prompts take 5-10 min on one core)"
-else
-  echo "  judged here: the safety items (2 items x 3 languages x 4 settings = 24 answers, short prompts);"
-  echo "  DEMO_JUDGE_ALL=1 also judges the 96 multi-aspect answers (5-10 more minutes on one core)"
-fi
-b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8 \
-  ${JUDGE_RUNS[@]+"${JUDGE_RUNS[@]}"}
-
-step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
-# The judged answers: scores, their critical errors, bar chart + error heatmap.
-b leaderboard --judge "$JUDGE_NAME" --format markdown --out "$OUT/leaderboard.md" --plot "$OUT/leaderboard.png"
-echo "  judged answers: $OUT/leaderboard.md, bar chart $OUT/leaderboard.png;"
-echo "  critical-error heatmap of all 120 answers, judged or not: $OUT/leaderboard_errors.png"
-if [ "${DEMO_JUDGE_ALL:-0}" != "1" ]; then
-  # The unjudged regular items as a table: their critical-error rates (no scores).
-  b leaderboard --category regular --format markdown --out "$OUT/leaderboard-regular.md"
-  echo "  regular items (not judged here): $OUT/leaderboard-regular.md"
-fi
-
-# ------------------------------------------------------------------------------------------ judge agreement
-# How (un)reliable is the demo judge? It scores 20 published GPT-3.5 answers that GPT-4-turbo judged
-# (just-eval's files in ../shared, imported into a workspace of their own), and `bench results agreement`
-# compares the two. A real study runs this against its own strong judge, or against human ratings.
-step "3/4 bench results agreement: the demo judge vs published GPT-4-turbo judgements (20 answers)" "judge agreement"
+echo "  every answer is judged: the five aspects for regular items, safety for safety items"
+# The agreement check (a workspace of its own) runs beside the main judge: the demo judge scores 20 published
+# GPT-3.5 answers that GPT-4-turbo judged (just-eval's files in ../shared) and `bench results agreement`
+# compares the two. A real study runs this against its own strong judge, or against human ratings
+# (`bench annotate ratings`).
 SHARED_JE="${BENCH_SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared}/data/just-eval-instruct"
 AGREE_FILE="$SHARED_JE/judgements/multi-aspect/gpt-4-turbo.gpt-3.5-turbo-0301.general.0-100.json"
-if [ -f "$AGREE_FILE" ]; then
-  ba() { bench --workspace "$OUT/agreement-workspace" "$@"; }
+ba() { bench --workspace "$OUT/agreement-workspace" "$@"; }
+agreement_judge() {
   ba results import-just-eval "$AGREE_FILE" --json > /dev/null
   ba baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8 \
-    --runs "$(seq -s, -f 'item_id=%g' 0 19)" > /dev/null  # the same 20 items on every rerun (cached)
+    --runs "$(seq -s, -f 'item_id=%g' 0 19)"  # the same 20 items on every rerun (cached)
+}
+AGREE_PID=""
+if [ -f "$AGREE_FILE" ]; then
+  bg "$LOGS/agreement-judge.log" agreement_judge
+  AGREE_PID=$BG_PID
+  echo "  (beside it: the same judge on 20 published answers, for its agreement with GPT-4-turbo)"
+fi
+b baselines judge --judge "hf:$SMOL" --name "$JUDGE_NAME" --scoring probs --batch-size 8
+
+step "3/4 bench leaderboard: tables and plots" "leaderboard + plots"
+b leaderboard --judge "$JUDGE_NAME" --format markdown --out "$OUT/leaderboard.md" --plot "$OUT/leaderboard.png"
+echo "  every answer judged: $OUT/leaderboard.md, bar chart $OUT/leaderboard.png;"
+echo "  critical-error heatmap (with 'stopped at token cap' apart): $OUT/leaderboard_errors.png"
+
+# ------------------------------------------------------------------------------------------ judge agreement
+step "3/4 bench results agreement: the demo judge vs published GPT-4-turbo judgements (20 answers)" "judge agreement"
+if [ -n "$AGREE_PID" ]; then
+  join "$AGREE_PID" "$LOGS/agreement-judge.log" "the agreement judge run" > /dev/null
   ba results agreement --judge "$JUDGE_NAME" --reference gpt-4-1106-preview --plot "$OUT/judge_agreement.png"
   echo "  Spearman near 0 = the demo judge ranks answers unlike GPT-4-turbo: use its scores for the mechanics"
   echo "  only, and point --judge at a strong judge for a study (plot: $OUT/judge_agreement.png)"

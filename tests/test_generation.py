@@ -813,3 +813,15 @@ def test_changed_setting_under_the_same_name_needs_replace(tmp_path, dataset_dir
         assert run_grid(ws, load_grid(changed), limit=2, progress=False).generated == 0  # and it resumes as usual
     finally:
         ws.close()
+
+
+def test_items_option_selects_ids_and_names_missing_ones():
+    from baselines.generation.run import select_items
+    from bench.errors import BenchError
+
+    rows = [{"id": i, "instruction": f"q{i}"} for i in range(10)]
+    assert [r["id"] for r in select_items(rows, ["8", "1", " 3"], None, "ds[en]")] == [1, 3, 8]
+    assert [r["id"] for r in select_items(rows, ["8", "1", "3"], 2, "ds[en]")] == [1, 3]
+    assert select_items(rows, None, 3, "ds[en]") == rows[:3]
+    with pytest.raises(BenchError, match=r"ds\[fr\]: no item with id 12, x \(--items\)"):
+        select_items(rows, ["1", "12", "x"], None, "ds[fr]")

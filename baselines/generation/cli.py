@@ -22,20 +22,23 @@ def baselines() -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
               help="Grid YAML file (models, methods, languages, dataset, decoding, backend).")
 @click.option("--limit", type=click.IntRange(0), default=None, help="Only the first N items (by id) of each language.")
+@click.option("--items", "item_ids", default=None, metavar="IDS",
+              help="Only these item ids, comma-separated (e.g. a sample of the benchmark).")
 @languages_option("Only these languages of the grid, comma-separated (default: all of them).", metavar="CODES")
 @click.option("--replace", is_flag=True,
               help="Delete stored responses (with their judgements and checks) that another setting wrote under "
                    "the same model name, method and language (e.g. a retrained DPO model), then generate.")
 @json_option("Print the run report as one JSON object on stdout.")
 @click.pass_obj
-def run_cmd(ctx, config, limit, languages, replace, as_json) -> None:
+def run_cmd(ctx, config, limit, item_ids, languages, replace, as_json) -> None:
     """Generate every missing response of the grid (resumable: committed batches are never redone)."""
     from baselines.generation.grid import load_grid
     from baselines.generation.run import run_grid
 
     grid = load_grid(config)
     langs = [c for c in languages.split(",") if c.strip()] if languages else None
-    report = run_grid(ctx.workspace, grid, limit=limit, languages=langs, replace=replace)
+    ids = [i.strip() for i in item_ids.split(",") if i.strip()] if item_ids else None
+    report = run_grid(ctx.workspace, grid, limit=limit, languages=langs, replace=replace, item_ids=ids)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     _print_report(report)

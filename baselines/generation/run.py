@@ -77,6 +77,21 @@ def load_items(dataset: str, lang: str, limit: int | None = None) -> list[dict[s
     return rows[:limit] if limit is not None else rows
 
 
+def select_items(rows: list[dict[str, Any]], item_ids: Sequence[str] | None, limit: int | None,
+                 where: str) -> list[dict[str, Any]]:
+    """``rows`` restricted to ``item_ids`` (compared as text; an id the dataset lacks fails in one line), then
+    to the first ``limit``."""
+    if item_ids:
+        wanted = [str(i).strip() for i in item_ids if str(i).strip()]
+        have = {str(r["id"]) for r in rows}
+        missing = [i for i in wanted if i not in have]
+        if missing:
+            raise BenchError(f"{where}: no item with id {', '.join(missing)} (--items)")
+        keep = set(wanted)
+        rows = [r for r in rows if str(r["id"]) in keep]
+    return rows[:limit] if limit is not None else rows
+
+
 # --------------------------------------------------------------------------- methods
 
 
@@ -271,13 +286,14 @@ def _forget(store: Any, stale: Sequence[tuple["_Setting", str, int]]) -> int:
 
 
 def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[str] | None = None, *,
-             progress: bool = True, replace: bool = False) -> RunReport:
+             progress: bool = True, replace: bool = False, item_ids: Sequence[str] | None = None) -> RunReport:
     """Generate every missing response of the grid; see the module docstring.
 
     A display name stands for one setting: when the store already holds responses of the same
     model name, method and language from another run key (the model files, prompt, decoding or
     backend changed), the leaderboard would mix both, so the run stops before any work unless
-    ``replace`` deletes those responses (with their judgements, checks and annotations) first."""
+    ``replace`` deletes those responses (with their judgements, checks and annotations) first.
+    ``item_ids``: only these dataset ids (every one must exist in every language; ``limit`` then applies)."""
     from bench.languages import parse_languages
     from bench.store import library_versions
 
@@ -290,10 +306,12 @@ def run_grid(ws: Any, grid: Grid, limit: int | None = None, languages: Sequence[
         if unknown:
             raise BenchError(f"language(s) {', '.join(unknown)} not in the grid ({', '.join(langs)})")
         langs = [code for code in langs if code in wanted]
-    items = {lang: load_items(grid.dataset, lang, limit) for lang in langs}  # validated before any model loads
+    items = {lang: select_items(load_items(grid.dataset, lang), item_ids, limit, f"{grid.dataset}[{lang}]")
+             for lang in langs}  # validated before any model loads
     store = ws.store  # opened (the workspace created) only once the inputs are known to be good
     cache_dir = ws.cache_dir
     params_run = {"grid": str(grid.source) if grid.source else None, "limit": limit, "languages": langs,
+                  "items": list(item_ids) if item_ids else None,
                   "models": [e.display_name for e in grid.models]}
     run_id = store.start_run(COMMAND, params_run)
     report = RunReport(run_id=run_id)
