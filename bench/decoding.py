@@ -85,7 +85,7 @@ def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]
     whose layers all attend to the full context (the caller checks). Otherwise every ``prompt + suffix``
     is one row of a single batch. Both give the same numbers up to float rounding.
 
-    With ``reuse_prompt``, ``prefix_len`` > 0 and a :class:`~baselines.generation.prefix_cache.PrefixCache`,
+    With ``reuse_prompt``, ``prefix_len`` > 0 and a prefix cache (``PrefixCache`` of the generation stage),
     the first ``prefix_len`` tokens, the same in every prompt (a judge's system prompt), come from that
     cache (computed once per prefix) and only the rest of each prompt is run: same numbers again."""
     import torch
@@ -103,12 +103,15 @@ def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]
                            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0), logits_to_keep=1).logits[:, -1]
             probs = torch.softmax(logits.float(), dim=-1)[:, select.to(logits.device)].cpu()
             return probs.view(len(ids), len(suffixes), len(select)).tolist()
-        from baselines.generation.prefix_cache import batch_inputs
-
-        input_ids, mask = batch_inputs(ids, tokenizer.pad_token_id)  # left-padded
+        width = max(len(p) for p in ids)
+        input_ids = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(input_ids)
+        for row, p in enumerate(ids):  # left-padded: the layout a prefix cache expects
+            input_ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[row, width - len(p):] = 1
         cache, start = None, 0
         if prefix_cache is not None and prefix_len > 0:
-            cache = prefix_cache.batch(tuple(ids[0][:prefix_len]), [mask.shape[1] - len(p) for p in ids])
+            cache = prefix_cache.batch(tuple(ids[0][:prefix_len]), [width - len(p) for p in ids])
             start = prefix_len if cache is not None else 0  # None: not reusable, full prefill
         input_ids, mask = input_ids.to(model.device), mask.to(model.device)
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)

@@ -57,6 +57,8 @@ SQL_INTERPOLATIONS: dict[tuple[str, str], str] = {
     ("baselines/generation/run.py", "marks"): "'?, ?, ...' (values are parameters)",
     ("annotation/errors.py", "' AND '.join(where)"): "fixed clauses with ? parameters",
     ("annotation/errors.py", "column"): "loop over constant column names",
+    ("annotation/ratings.py", "' AND '.join(where)"): "fixed clauses with ? parameters",
+    ("annotation/ratings.py", "column"): "loop over constant column names",
     ("perf/leaderboard.py", "table"): "loop over constant table names (benchmark script)",
     ("perf/leaderboard.py", "', '.join(data.column_names)"): "columns of a table the script built",
 }
