@@ -107,6 +107,8 @@ class ChatResult:
     attempts: int
     latency_s: float
     errors: tuple[str, ...] = ()
+    # when logprobs were asked for: per generated token, (its text, its top alternatives as (text, logprob))
+    logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None = None
     ok = True
 
 
@@ -360,7 +362,7 @@ class ChatClient:
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
         return ChatResult(text=text, finish_reason=finish, prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens, attempts=attempt,
-                          latency_s=time.monotonic() - start, errors=tuple(errors))
+                          latency_s=time.monotonic() - start, errors=tuple(errors), logprobs=_token_logprobs(choice))
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None and retry_after >= 0:
@@ -401,6 +403,18 @@ class ChatClient:
         if isinstance(exc, (_httpx.TransportError, ConnectionError)):
             return _Attempt(True, f"connection error ({type(exc).__name__})", "connection")
         return _Attempt(False, _redact(f"{type(exc).__name__}: {exc}", key)[:300], "error")
+
+
+def _token_logprobs(choice: Any) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None:
+    """The choice's per-token logprobs (token, top alternatives), or None when the server sent none."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    out = []
+    for entry in content:
+        top = tuple((str(alt.token), float(alt.logprob)) for alt in (getattr(entry, "top_logprobs", None) or ()))
+        out.append((str(entry.token), top or ((str(entry.token), float(entry.logprob)),)))
+    return tuple(out)
 
 
 class _BadResponse(Exception):

@@ -9,11 +9,18 @@ from typing import Any, Mapping, Sequence
 
 from bench.openai_client import DEFAULT_BASE_URL, ChatClient, ChatError, ChatFailure, ChatResult, parse_openai_spec
 from baselines.judging.naming import endpoint_tag, judge_name
-from baselines.judging.prob_scoring import resolve_scoring
+from baselines.judging.prob_scoring import (SCORING_VERSION, ScoredResult, distribution_from_logprobs, resolve_scoring,
+                                            score_prefix)
 
 DEFAULT_MAX_TOKENS = 1024
 
 Outcome = ChatResult | ChatFailure
+# An OpenAI-compatible judge scored by probability: continue the score prefix (vLLM's chat-template options) and
+# return the top alternatives of two tokens (the digit, or a space and then the digit), deterministically.
+PROBS_REQUEST: dict[str, Any] = {
+    "max_tokens": 2, "temperature": 0.0, "logprobs": True, "top_logprobs": 20,
+    "extra_body": {"continue_final_message": True, "add_generation_prompt": False},
+}
 
 
 class JudgeBackend:
@@ -75,17 +82,49 @@ class OpenAIJudge(JudgeBackend):
         self._endpoint = endpoint_tag(self.base_url)
         self.workers = concurrency
         self.chunk_size = 1
-        self.scoring = resolve_scoring(scoring, ("text",), "text", self.name)
+        self.scoring = resolve_scoring(scoring, ("text", "probs"), "text", self.name)
 
     def identity(self) -> dict[str, Any]:
         # the base URL is left out: the same model behind another address answers the same (the name
         # holds the host); what the name hides (credentials, a query string) enters as a hash
         identity: dict[str, Any] = {"backend": "openai", "model": self.model, "params": self.params}
+        if self.scoring == "probs":
+            identity = {"backend": "openai", "model": self.model, "scoring": SCORING_VERSION,
+                        "params": PROBS_REQUEST}
         if self._endpoint:
             identity["endpoint"] = self._endpoint
         return identity
 
+    def score_batch(self, batch: Sequence[tuple[list[dict], Sequence[str]]]) -> list[Outcome | ScoredResult]:
+        """Scores from the server's logprobs: per item and aspect, one request that continues the score prefix
+        (:mod:`baselines.judging.prob_scoring`). A server that sends no logprobs fails the item in one line."""
+        out: list[Outcome | ScoredResult] = []
+        for messages, aspects in batch:
+            scores, prompt_tokens, attempts, latency, failure = {}, 0, 0, 0.0, None
+            for aspect in aspects:
+                request = list(messages) + [{"role": "assistant", "content": score_prefix(aspect)}]
+                try:
+                    result = self.client.complete(request, **PROBS_REQUEST)
+                except ChatError as exc:
+                    failure = exc.failure
+                    break
+                prompt_tokens += result.prompt_tokens
+                attempts += result.attempts
+                latency += result.latency_s
+                if result.logprobs is None:
+                    failure = ChatFailure(reason=f"{self.name} sent no logprobs: this server cannot score by "
+                                                 "probability; use --scoring text", attempts=attempts,
+                                          latency_s=latency, retryable=False, kind="no_logprobs")
+                    break
+                scores[aspect] = distribution_from_logprobs(result.logprobs)
+            out.append(failure if failure is not None else
+                       ScoredResult(scores, prompt_tokens=prompt_tokens, attempts=attempts, latency_s=latency))
+        return out
+
     def settings(self) -> dict[str, Any]:
+        if self.scoring == "probs":
+            return {"backend": "openai", "model": self.name.partition(":")[2], "scoring": "probs",
+                    "scoring_version": SCORING_VERSION, "top_logprobs": PROBS_REQUEST["top_logprobs"]}
         return {"backend": "openai", "model": self.name.partition(":")[2], "scoring": self.scoring,
                 "temperature": self.params.get("temperature"), "max_tokens": self.params.get("max_tokens")}
 

@@ -40,6 +40,7 @@ from bench.cli_options import batch_size_option, device_option, dtype_option, js
               help="Judging rounds per response when missing scores are re-asked (the first one included).")
 @click.option("--scoring", type=click.Choice(["auto", "probs", "text"]), default="auto", show_default=True,
               help="How scores are read: probs = from the judge's next-token probabilities of 1-5 (local judges; "
+                   "openai: judges whose server returns logprobs and continues an assistant message, e.g. vLLM; "
                    "never fails to parse), text = its JSON answer, parsed; auto = probs for local judges, text for "
                    "openai:.")
 @click.option("--repair-attempts", type=click.IntRange(0, 5), default=1, show_default=True,

@@ -12,6 +12,11 @@ five digits had before normalising (low = the judge wanted to write something el
 ``sum(k * p_k)`` (``judgements.score``), the argmax (the most probable score, the lower one on a tie) and
 the entropy in nats (0 = certain, ln 5 = 1.609 = uniform).
 
+An OpenAI-compatible judge (``openai:``, ``--scoring probs``) is asked the same way where the server allows it:
+the prefix is sent as an assistant message to continue (``continue_final_message``, as vLLM serves it) with
+``logprobs`` and ``top_logprobs``, and :func:`distribution_from_logprobs` reads the digits among the top
+alternatives (their mass is then what the top alternatives hold, a lower bound of the full one).
+
 Change :data:`SCORING_VERSION` whenever the prefix or the computation changes: it enters the cache key.
 """
 from __future__ import annotations
@@ -174,7 +179,25 @@ class ScoreTokens:
         return {"version": SCORING_VERSION, "suffixes": self.suffixes, "digits": self.digits}
 
 
+def distribution_from_logprobs(tokens: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> ScoreDistribution | None:
+    """The score distribution from a server's per-token top logprobs (an OpenAI-compatible judge asked to continue
+    the score prefix): the first generated token's alternatives that spell a digit 1-5 (" 4" and "4" both count),
+    or, when the first token is whitespace (a tokenizer that writes the space apart), the second token's. None
+    when no digit is among them."""
+    for position, (token, top) in enumerate(tokens[:2]):
+        raw = [0.0] * len(SCORES)
+        for text, logprob in top:
+            bare = text.strip()
+            if bare in _DIGITS and math.isfinite(logprob):
+                raw[int(bare) - 1] += math.exp(logprob)
+        if any(raw):
+            return ScoreDistribution.from_raw(raw)
+        if position == 0 and token.strip():
+            return None  # the judge wrote something other than a space: no score digit in sight
+    return None
+
+
 __all__ = [
     "ERR_NO_MASS", "SCORES", "SCORING_MODES", "SCORING_VERSION", "ScoreDistribution", "ScoreTokens", "ScoredResult",
-    "digit_token_ids", "parsed_from_scores", "resolve_scoring", "score_prefix",
+    "digit_token_ids", "distribution_from_logprobs", "parsed_from_scores", "resolve_scoring", "score_prefix",
 ]
