@@ -180,6 +180,35 @@ def scan_cmd(ctx, languages: str | None) -> None:
     console.print(f"checked {report.checked} responses now; {report.already_checked} were already checked")
 
 
+@errors.command("evaluate-intent")
+@click.argument("path", type=click.Path(dir_okay=False))
+@shared_option()
+@json_option("Print one JSON object instead of a table.")
+@click.option("--show-misses", is_flag=True, help="Also list the instructions whose intents were read wrongly.")
+def evaluate_intent_cmd(path: str, shared: str | None, as_json: bool, show_misses: bool) -> None:
+    """Precision / recall / F1 of the instruction-intent features (code, data, markup, computing, math, verse,
+    art, language_exempt, about_prompts, dialogue) on labelled instructions, e.g.
+    evaluation/instruction_intent/test.jsonl."""
+    from baselines.errors.intent_evaluation import evaluate_intents, read_intent_records
+
+    report = evaluate_intents(read_intent_records(path, shared))
+    misses = report.pop("misses")
+    if as_json:
+        if show_misses:
+            report["misses"] = misses
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    console = Console()
+    print_evaluation(console, f"instruction intent on {Path(path).name} ({report['items']} instructions)",
+                     report["labels"], report, noun="intent")
+    console.print("macro-F1 by language: " + ", ".join(f"{lang} {v['macro_f1']} ({v['items']})"
+                                                       for lang, v in report["by_language"].items()), highlight=False)
+    if show_misses:
+        for m in misses:
+            console.print(f"{m['id']} [{m['lang']}]: missed {', '.join(m['missed']) or '-'}; "
+                          f"spurious {', '.join(m['spurious']) or '-'}", highlight=False, markup=False)
+
+
 @errors.command("evaluate")
 @click.option("--dev", "dev_path", required=True, type=click.Path(dir_okay=False),
               help="Labelled JSONL: instruction, output, lang[, finish_reason], labels "
