@@ -89,3 +89,25 @@ def test_every_record_loads_with_the_commands_reader(name, split):
 
         rows = _read_rows(path, labelled=True)
         assert all(r["source"].strip() and r["translation"].strip() for _, r in rows)
+
+
+def test_annotator_agreement_script_on_a_small_pair():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("annotator_agreement",
+                                                  EVAL / "scripts" / "annotator_agreement.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from annotation.agreement import krippendorff_alpha
+
+    reference = {"a": ["truncated"], "b": [], "c": ["repetition_loop", "truncated"], "d": ["empty"], "e": []}
+    second = {"a": ["truncated"], "b": ["truncated"], "c": ["repetition_loop"], "d": ["empty"]}
+    report = module.agreement(reference, second)
+    assert report["items"] == 4 and report["exact"] == 0.5
+    assert report["mean_jaccard"] == round((1 + 0 + 0.5 + 1) / 4, 3)
+    truncated = [[True, True], [False, True], [True, False], [False, False]]
+    assert report["labels"]["truncated"]["alpha"] == round(krippendorff_alpha(truncated, "nominal"), 3)
+    assert report["labels"]["truncated"] == {**report["labels"]["truncated"], "reference": 2, "second": 2, "both": 1}
+    assert [d["id"] for d in report["disagreements"]] == ["b", "c"]
+    with pytest.raises(Exception, match="'z' is not in the reference"):
+        module.agreement(reference, {"z": []})
