@@ -35,7 +35,7 @@ def _instruction_ids(rec: dict) -> set[int]:
     return ids
 
 
-@pytest.mark.parametrize("name", ["critical_errors", "translation_qa"])
+@pytest.mark.parametrize("name", ["critical_errors", "translation_qa", "instruction_intent"])
 def test_test_split_is_sealed(name):
     """The test files are byte-for-byte those sealed before any tuning (evaluation/SEALED.json)."""
     sealed = json.loads((EVAL / "SEALED.json").read_text(encoding="utf-8"))
@@ -111,3 +111,20 @@ def test_annotator_agreement_script_on_a_small_pair():
     assert [d["id"] for d in report["disagreements"]] == ["b", "c"]
     with pytest.raises(Exception, match="'z' is not in the reference"):
         module.agreement(reference, {"z": []})
+
+
+def test_instruction_intent_test_set_loads_and_covers_every_intent():
+    """The sealed intent set: every record loads with the command's reader, every intent has >= 15 positives in
+    the three languages, and no shared instruction text is copied (references only)."""
+    from baselines.errors.intent_evaluation import INTENT_LABELS, read_intent_records
+    from tests.helpers import need_shared
+
+    path = EVAL / "instruction_intent" / "test.jsonl"
+    raw = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert all(("instruction_ref" in r) != ("instruction" in r) for r in raw)
+    assert all(r["lang"] == "en" for r in raw if "instruction_ref" in r)
+    counts = {label: sum(label in r["labels"] for r in raw) for label in INTENT_LABELS}
+    assert min(counts.values()) >= 15, counts
+    assert {r["lang"] for r in raw} == {"en", "fr", "es"}
+    need_shared()
+    assert len(read_intent_records(str(path))) == len(raw)

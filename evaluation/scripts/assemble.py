@@ -70,10 +70,13 @@ def assemble() -> dict[str, int]:
 
 
 def seal() -> None:
-    files = {f"{name}/test.jsonl": hashlib.sha256((EVAL / name / "test.jsonl").read_bytes()).hexdigest()
-             for name in SETS}
-    SEALED.write_text(json.dumps({"sealed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "sha256": files},
-                                 indent=1) + "\n", encoding="utf-8")
+    """Record the assembled test files' sha256; entries of other sealed files (instruction_intent) are kept."""
+    old = json.loads(SEALED.read_text(encoding="utf-8")) if SEALED.is_file() else {}
+    files = {**old.get("sha256", {}),
+             **{f"{name}/test.jsonl": hashlib.sha256((EVAL / name / "test.jsonl").read_bytes()).hexdigest()
+                for name in SETS}}
+    SEALED.write_text(json.dumps({**old, "sealed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                                  "sha256": files}, indent=1) + "\n", encoding="utf-8")
 
 
 def main() -> None:
