@@ -146,15 +146,16 @@ def test_text_mode_still_works_and_modes_never_mix(tmp_path, tiny_causal_lm_dir)
     ws.close()
 
 
-def test_scoring_mode_errors_in_one_line(tmp_path, tiny_causal_lm_dir):
-    ws_dir = tmp_path / "ws"
-    ws = Workspace(ws_dir)
-    add_responses(ws, 2)
-    ws.close()
-    res = run_main("--workspace", str(ws_dir), "baselines", "judge", "--judge", "openai:m@http://127.0.0.1:9/v1",
-                   "--scoring", "probs")
-    assert res.exit_code == 2 and "scoring 'probs' is not available for this backend" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+def test_scoring_mode_errors_in_one_line():
+    """A backend asked for a mode it cannot do fails in one line naming the backend and the modes it has
+    (every shipped backend now does both; openai: reads probabilities from server logprobs)."""
+    from baselines.judging.prob_scoring import resolve_scoring
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match=r"judge x: scoring 'probs' is not available for this backend "
+                                         r"\(available: text, or auto\)"):
+        resolve_scoring("probs", ("text",), "text", "x")
+    assert resolve_scoring("auto", ("text", "probs"), "text", "openai:m") == "text"
 
 
 def test_prompt_keys_values_are_reused_only_for_full_attention_models():
