@@ -52,3 +52,39 @@ def test_judge_rejects_uncertain_findings_only_and_is_cached(tmp_path):
         again = run_main("--workspace", str(ws), "errors", "detect", "--input", str(src), "--out",
                          str(tmp_path / "k.jsonl"), "--judge", spec)
         assert again.exit_code == 0 and proxy.requests == 1 and "1 from cache" in again.stderr
+
+
+def test_scan_with_a_judge_stores_reviewed_checks_apart_and_the_leaderboard_reads_them(tmp_path):
+    from baselines.errors.critical_errors import DETECTOR_VERSION
+    from baselines.leaderboard.queries import error_rate_rows
+    from bench.workspace import Workspace
+
+    ws_dir = tmp_path / "ws"
+    ws = Workspace(ws_dir)
+    answers = {"weak": ("How do I list files?", "You can list the files with this command:", "stop"),
+               "firm": ("Tell me a story.", "Once upon a time... (truncated)", "stop"),
+               "fine": ("Say hi.", "Hi!", "stop")}
+    with ws.store.transaction() as con:
+        for i, (kind, (instruction, output, finish)) in enumerate(answers.items()):
+            con.execute("INSERT INTO responses (response_id, run_key, model, method, lang, item_id, instruction, "
+                        "category, output, finish_reason) VALUES (?, 'k', 'm', 'urial', 'en', ?, ?, 'regular', ?, ?)",
+                        [kind, str(i), instruction, output, finish])
+    ws.close()
+    with FaultProxy(responder=_judge, model="judge") as proxy:
+        plain = run_main("--workspace", str(ws_dir), "errors", "scan")
+        assert plain.exit_code == 0 and proxy.requests == 0
+        reviewed = run_main("--workspace", str(ws_dir), "errors", "scan", "--judge", f"openai:judge@{proxy.base_url}")
+        assert reviewed.exit_code == 0, reviewed.output
+        assert proxy.requests == 1 and "1 rejected" in reviewed.stderr
+        again = run_main("--workspace", str(ws_dir), "errors", "scan", "--judge", f"openai:judge@{proxy.base_url}")
+        assert again.exit_code == 0 and proxy.requests == 1          # every response already checked so
+    ws = Workspace(ws_dir)
+    checks = {(r, v): list(labels) for r, v, labels in ws.store.query(
+        "SELECT response_id, detector_version, labels FROM critical_error_checks")}
+    versions = {v for _, v in checks}
+    [judged] = versions - {DETECTOR_VERSION}
+    assert judged.startswith(f"{DETECTOR_VERSION}+so-v1:openai:judge")
+    assert checks[("weak", DETECTOR_VERSION)] == ["truncated"] and checks[("weak", judged)] == []
+    assert checks[("firm", judged)] == ["truncated"] and checks[("fine", judged)] == []
+    assert error_rate_rows(ws.store)[0]["err_truncated"] == 1 / 3   # the reviewed (latest) checks
+    ws.close()

@@ -112,23 +112,38 @@ def detect_cmd(ctx: Any, input_path: str, out_path: str, languages: str, judge: 
 
 def _second_opinion(ctx: Any, spec: str, items: list[tuple], results: list, ids: list[str] | None = None) -> list:
     """``results`` with the judge's rejections of uncertain findings applied; prints what it changed."""
+    review, _name, close = _judge_review(ctx, spec)
+    try:
+        return review(items, results, ids)
+    finally:
+        close()
+
+
+def _judge_review(ctx: Any, spec: str) -> tuple[Any, str, Any]:
+    """A second opinion from ``spec`` (cached in the workspace): (review function, the judge's public name, a
+    function that prints the totals and closes the judge)."""
     from baselines.errors.second_opinion import SecondOpinion
     from baselines.judging.judge import make_backend
     import hashlib
 
     backend = make_backend(spec, scoring="text", max_tokens=8)
-    try:
-        cache = ctx.workspace.cache_dir / "second-opinion" / f"{hashlib.sha256(backend.name.encode()).hexdigest()[:16]}.jsonl"
-        start = time.perf_counter()
-        reviewed, rep = SecondOpinion(backend, cache).review(items, results, ids)
-        seconds = time.perf_counter() - start
-    finally:
+    cache = ctx.workspace.cache_dir / "second-opinion" / f"{hashlib.sha256(backend.name.encode()).hexdigest()[:16]}.jsonl"
+    opinion = SecondOpinion(backend, cache)
+    totals: Counter = Counter()
+
+    def review(items: list[tuple], found: list, ids: list[str] | None = None) -> list:
+        reviewed, rep = opinion.review(items, found, ids)
+        totals.update({k: getattr(rep, k) for k in ("confirmed", "rejected", "undecided", "failed", "asked",
+                                                     "from_cache")})
+        return reviewed
+
+    def close() -> None:
         backend.close()
-    rate = f"{rep.asked / seconds:.1f} questions/s" if rep.asked and seconds > 0 else "all from cache"
-    click.echo(f"second opinion ({backend.name}): {rep.confirmed} confirmed, {rep.rejected} rejected, "
-               f"{rep.undecided} undecided, {rep.failed} failed; {rep.asked} asked ({rate}), {rep.from_cache} from cache",
-               err=True)
-    return reviewed
+        click.echo(f"second opinion ({backend.name}): {totals['confirmed']} confirmed, {totals['rejected']} rejected, "
+                   f"{totals['undecided']} undecided, {totals['failed']} failed; {totals['asked']} asked, "
+                   f"{totals['from_cache']} from cache", err=True)
+
+    return review, backend.name, close
 
 
 def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
@@ -163,15 +178,26 @@ def _print_rates(rows, results, elapsed: float, out_path: str) -> None:
 
 @errors.command("scan")
 @languages_option("Only responses in these languages (default: all).")
+@judge_option()
 @click.pass_obj
-def scan_cmd(ctx, languages: str | None) -> None:
-    """Run the detectors over every response in the store not yet checked by this detector version."""
-    from baselines.errors.scan import scan_store
+def scan_cmd(ctx, languages: str | None, judge: str | None) -> None:
+    """Run the detectors over every response in the store not yet checked by this detector version. With
+    --judge, the judge reviews the uncertain findings and the checks are stored under their own version
+    (<detector version>+<question version>:<judge>), which the leaderboard then reads as the latest."""
+    from baselines.errors.scan import reviewed_version, scan_store
 
     langs = parse_languages(languages) if languages else None
-    report = scan_store(ctx.workspace, langs)
+    version, review, closer = DETECTOR_VERSION, None, None
+    if judge:
+        review, judge_name, closer = _judge_review(ctx, judge)
+        version = reviewed_version(judge_name)
+    try:
+        report = scan_store(ctx.workspace, langs, version=version, review=review)
+    finally:
+        if closer is not None:
+            closer()
     console = Console(stderr=True)
-    table = Table(title=f"critical errors ({DETECTOR_VERSION}) in the store")
+    table = Table(title=f"critical errors ({version}) in the store")
     table.add_column("label")
     table.add_column("new findings", justify="right")
     for label in LABELS:

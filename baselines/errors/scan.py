@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from bench.progress import progress_task
 from bench.workspace import Workspace
@@ -33,10 +34,21 @@ def answer_finish_reason(output: str, raw_output: str | None, finish_reason: str
     return finish_reason
 
 
-def scan_store(ws: Workspace, languages: list[str] | None = None) -> ScanReport:
-    """Detect critical errors for every unchecked response (optionally only some languages)."""
+def reviewed_version(judge_name: str) -> str:
+    """The ``detector_version`` of checks whose uncertain findings ``judge_name`` reviewed (a second opinion):
+    kept apart from the rules' own checks, and the latest check of a response on the leaderboard."""
+    from baselines.errors.second_opinion import QUESTION_VERSION
+
+    return f"{DETECTOR_VERSION}+{QUESTION_VERSION}:{judge_name}"
+
+
+def scan_store(ws: Workspace, languages: list[str] | None = None, *, version: str = DETECTOR_VERSION,
+               review: Callable[[list[tuple], list], list] | None = None) -> ScanReport:
+    """Detect critical errors for every response not yet checked under ``version`` (optionally only some
+    languages). ``review``: a second opinion applied to each chunk's findings before they are stored
+    (``version`` then names it: :func:`reviewed_version`)."""
     store = ws.store
-    where, params = "", [DETECTOR_VERSION]
+    where, params = "", [version]
     if languages:
         where, params = "AND r.lang IN (SELECT unnest(?::VARCHAR[]))", params + [list(languages)]
     todo = store.query(
@@ -44,20 +56,22 @@ def scan_store(ws: Workspace, languages: list[str] | None = None) -> ScanReport:
         "LEFT JOIN critical_error_checks c ON c.response_id = r.response_id AND c.detector_version = ? "
         f"WHERE c.response_id IS NULL {where} ORDER BY r.response_id", params)
     report = ScanReport(already_checked=store.query(
-        "SELECT count(*) FROM critical_error_checks WHERE detector_version = ?", [DETECTOR_VERSION])[0][0])
+        "SELECT count(*) FROM critical_error_checks WHERE detector_version = ?", [version])[0][0])
     if not todo:
         return report
     detector = CriticalErrorDetector(sorted({"en", *(row[3] for row in todo)}))
     with progress_task("critical errors", total=len(todo), unit="responses") as advance:
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
-            findings = detector.detect_many([(r[1], r[2], r[3], answer_finish_reason(r[2], r[5], r[4]))
-                                             for r in chunk])
+            items = [(r[1], r[2], r[3], answer_finish_reason(r[2], r[5], r[4])) for r in chunk]
+            findings = detector.detect_many(items)
+            if review is not None:
+                findings = review(items, findings)
             rows = []
             for r, found in zip(chunk, findings):
                 labels = [f.label for f in found]
                 report.label_counts.update(labels)
-                rows.append([r[0], DETECTOR_VERSION, labels, json.dumps([f.to_dict() for f in found], ensure_ascii=False)])
+                rows.append([r[0], version, labels, json.dumps([f.to_dict() for f in found], ensure_ascii=False)])
             with store.transaction() as con:
                 con.executemany("INSERT OR REPLACE INTO critical_error_checks (response_id, detector_version, labels, "
                                 "evidence) VALUES (?, ?, ?, ?)", rows)
