@@ -33,6 +33,7 @@ from annotation.client import Connection, ensure_workspace, find_dataset, submit
 from annotation.translations import get_or_create_dataset, log_changed_records, parse_time
 from baselines.judging.prompts import aspects_for, protocol_for_category, system_template
 from bench.errors import BenchError
+from bench.vocabulary import ASPECTS
 from bench.workspace import Workspace
 
 DEFAULT_DATASET = "answer-ratings"
@@ -259,8 +260,6 @@ def ratings_report(ws: Workspace, reference: str = DEFAULT_REFERENCE) -> dict[st
     by_cell: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for aspect, response_id, _annotator, score in rows:
         by_cell[aspect][response_id].append(int(score))
-    from bench.vocabulary import ASPECTS
-
     aspects = []
     for aspect in [a for a in ASPECTS if a in by_cell]:
         units = list(by_cell[aspect].values())
@@ -277,8 +276,7 @@ def ratings_report(ws: Workspace, reference: str = DEFAULT_REFERENCE) -> dict[st
 
 def pull(conn: Connection, ws: Workspace, *, name: str = DEFAULT_DATASET, workspace: str = "bench",
          reference: str = DEFAULT_REFERENCE) -> dict[str, Any]:
-    check_reference_name(ws, reference)  # before the server is asked
-    ratings, server = read_ratings(conn, name, workspace)
+    ratings, server = read_ratings(conn, name, workspace)  # store_ratings refuses a model judge's name
     cells = store_ratings(ws, ratings, reference)
     report = ratings_report(ws, reference)
     report.update({"dataset": name, "workspace": workspace, "pulled_ratings": len(ratings),

@@ -73,6 +73,19 @@ def generate_greedy(model: Any, tokenizer: Any, batch_ids: Sequence[Sequence[int
     return [row[start:].tolist() for row in out]
 
 
+def batch_inputs(batch_ids: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
+    """``(input_ids, attention_mask)`` of a left-padded batch."""
+    import torch
+
+    width = max(len(ids) for ids in batch_ids)
+    input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    for i, ids in enumerate(batch_ids):
+        input_ids[i, width - len(ids):] = torch.tensor(list(ids), dtype=torch.long)
+        mask[i, width - len(ids):] = 1
+    return input_ids, mask
+
+
 def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]], suffixes: Sequence[Sequence[int]],
                      token_ids: Sequence[int], /, *, reuse_prompt: bool = True, prefix_cache: Any = None,
                      prefix_len: int = 0) -> list[list[list[float]]]:
@@ -103,12 +116,8 @@ def next_token_probs(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]
                            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0), logits_to_keep=1).logits[:, -1]
             probs = torch.softmax(logits.float(), dim=-1)[:, select.to(logits.device)].cpu()
             return probs.view(len(ids), len(suffixes), len(select)).tolist()
-        width = max(len(p) for p in ids)
-        input_ids = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(input_ids)
-        for row, p in enumerate(ids):  # left-padded: the layout a prefix cache expects
-            input_ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[row, width - len(p):] = 1
+        input_ids, mask = batch_inputs(ids, tokenizer.pad_token_id)  # left-padded: the prefix cache's layout
+        width = input_ids.shape[1]
         cache, start = None, 0
         if prefix_cache is not None and prefix_len > 0:
             cache = prefix_cache.batch(tuple(ids[0][:prefix_len]), [width - len(p) for p in ids])

@@ -206,8 +206,7 @@ def main() -> None:
         for key, batch_size, reuse in (("project", args.prob_batch_size, True), ("baseline", 1, False),
                                        ("batched_no_reuse", args.prob_batch_size, False), ("single_reuse", 1, True)):
             backend.prefix_reuse = reuse
-            if backend._prefix_cache is not None:
-                backend._prefix_cache.clear()  # each run computes its system prompts' keys/values again
+            backend.forget_prefixes()  # each run computes its system prompts' keys/values again
             prob[key] = prob_timing(items, backend, batch_size, tmp / key)
         backend.prefix_reuse = True
         forward_batched = forward_timing(items, backend, args.prob_batch_size)

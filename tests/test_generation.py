@@ -292,7 +292,7 @@ def test_prefix_batch_cache_equals_a_left_padded_prefill(which, gemma_gen, base_
     import torch
     from transformers import DynamicCache
 
-    from baselines.generation.prefix_cache import batch_inputs
+    from bench.decoding import batch_inputs
 
     gen = gemma_gen if which == "gemma" else base_gen
     urial = load_urial_prompt(default_urial_prompt("fr"))

@@ -186,7 +186,16 @@ def test_system_prompt_keys_values_are_computed_once_per_prompt_and_change_nothi
                 items.append((messages, aspects_for(protocol)))
     reused = LocalJudge(f"hf:{tiny_causal_lm_dir}", device="cpu", batch_size=8)
     full = LocalJudge(f"hf:{tiny_causal_lm_dir}", device="cpu", batch_size=8, prefix_reuse=False)
+    widths = {"reused": [], "full": []}
+    for name, judge in (("reused", reused), ("full", full)):
+        forward = judge.model.forward
+        judge.model.forward = (lambda f, w: lambda *a, **k: (w.append(k["input_ids"].shape[1]), f(*a, **k))[1])(
+            forward, widths[name])
     with_prefix, without = reused.score_batch(items), full.score_batch(items)
+    # with reuse, only the 4 system prompts run at full width; every other pass (each group's prompts, then the
+    # score suffixes) runs under half the narrowest full prompt pass
+    full_prompts = sorted(widths["full"], reverse=True)[:4]
+    assert sorted(widths["reused"], reverse=True)[4] < min(full_prompts) / 2
     assert reused._prefixes.forward_calls == 4            # 2 languages x 2 protocols, each computed once
     assert reused._system_prefix_len(items[0][0][0]["content"], [reused.tokenizer.encode("x")] * 2) == 0
     for a, b in zip(with_prefix, without):

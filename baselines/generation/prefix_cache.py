@@ -2,7 +2,7 @@
 
 The prefix is run once, alone, and the keys/values of every layer kept in full (a few prefixes, LRU:
 :class:`PrefixCache`). A batch is laid out exactly as without reuse, left-padded
-(:func:`batch_inputs`); with ``W`` the batch width and ``b = W - len(row)`` a row's padding::
+(:func:`bench.decoding.batch_inputs`); with ``W`` the batch width and ``b = W - len(row)`` a row's padding::
 
     columns  0 .. b-1      b .. b+P-1       b+P .. W-1
     row      [pad ... pad][prefix tokens P][suffix tokens]      attention_mask = [0]*b + [1]*(W-b)
@@ -82,19 +82,6 @@ def cache_layer_windows(config: Any) -> list[int | None] | None:
         else:
             return None
     return windows or None
-
-
-def batch_inputs(batch_ids: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
-    """``(input_ids, attention_mask)`` of a left-padded batch (the layout above, with or without reuse)."""
-    import torch
-
-    width = max(len(ids) for ids in batch_ids)
-    input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(input_ids)
-    for i, ids in enumerate(batch_ids):
-        input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-        mask[i, width - len(ids):] = 1
-    return input_ids, mask
 
 
 def _shifted(states: Any, pads: Sequence[int], keep: int) -> Any:

@@ -23,7 +23,7 @@ import time
 from typing import Any, Iterator, Sequence
 
 from bench.chat import has_chat_template
-from bench.decoding import context_length, eos_token_ids
+from bench.decoding import batch_inputs, context_length, eos_token_ids
 from bench.errors import BenchError
 from bench.models import (
     ModelRef,
@@ -46,7 +46,7 @@ from baselines.generation.generators import (
     is_chat,
     token_limits,
 )
-from baselines.generation.prefix_cache import PrefixCache, batch_inputs, shared_prefix_len
+from baselines.generation.prefix_cache import PrefixCache, shared_prefix_len
 from baselines.generation.urial import chat_template_hash, render_chat
 
 

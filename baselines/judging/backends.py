@@ -88,9 +88,8 @@ class OpenAIJudge(JudgeBackend):
         # the base URL is left out: the same model behind another address answers the same (the name
         # holds the host); what the name hides (credentials, a query string) enters as a hash
         identity: dict[str, Any] = {"backend": "openai", "model": self.model, "params": self.params}
-        if self.scoring == "probs":
-            identity = {"backend": "openai", "model": self.model, "scoring": SCORING_VERSION,
-                        "params": PROBS_REQUEST}
+        if self.scoring == "probs":  # the request decides the scores, not the text-mode params
+            identity.update(scoring=SCORING_VERSION, params=PROBS_REQUEST)
         if self._endpoint:
             identity["endpoint"] = self._endpoint
         return identity

@@ -77,6 +77,7 @@ class LocalJudge(JudgeBackend):
         self.scoring = resolve_scoring(scoring, ("probs", "text"), "probs", self.name)
         self.prefix_reuse = prefix_reuse
         self._prefix_cache: PrefixCache | None = None
+        self._system_ids: dict[str, list[int]] = {}  # system prompt -> its rendered token ids
         self.score_tokens: ScoreTokens | None = None
         if self.scoring == "probs":
             probe = render_chat(self.tokenizer, [{"role": "user", "content": "?"}])
@@ -204,8 +205,16 @@ class LocalJudge(JudgeBackend):
         """Tokens every prompt of a group shares with the rendered system prompt (0: too few to reuse)."""
         if not system:
             return 0
-        text = render_chat(self.tokenizer, [{"role": "system", "content": system}, {"role": "user", "content": ""}])
-        return shared_prefix_ids_len(encode_rendered_chat(self.tokenizer, text), prompts)
+        ids = self._system_ids.get(system)
+        if ids is None:
+            text = render_chat(self.tokenizer, [{"role": "system", "content": system}, {"role": "user", "content": ""}])
+            ids = self._system_ids[system] = encode_rendered_chat(self.tokenizer, text)
+        return shared_prefix_ids_len(ids, prompts)
+
+    def forget_prefixes(self) -> None:
+        """Drop the system prompts' keys/values (each is computed again on next use; benchmarks)."""
+        if self._prefix_cache is not None:
+            self._prefix_cache.clear()
 
     def requests_sent(self) -> int:
         with self._lock:
