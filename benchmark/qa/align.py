@@ -145,11 +145,16 @@ def missing_counterparts(s_prose: str, t_prose: str) -> list[str]:
     t_tokens = {tok.strip(_WRAP).lower() for tok in t_prose.split()}
     t_lower = t_prose.lower()
     for item in identifiers(s_prose):
-        if item.lower() not in t_tokens and item.lower() not in t_lower and item not in missing:
+        spaced = re.sub(r"(?<=[^\W\d_])-(?=\d)", " ", item.lower())  # "top-5" kept as "top 5"
+        if item.lower() not in t_tokens and item.lower() not in t_lower and spaced not in t_lower and item not in missing:
             if not any(item in f for f in missing):
                 missing.append(item)
-    s_names, t_names = language_names(s_prose), language_names(t_prose)
+    s_tokens = {tok.strip(_WRAP).lower() for tok in s_prose.split()}
     s_lower = s_prose.lower()
+    for item in identifiers(t_prose):  # an identifier the translation made up: a translated part ("std::cadena")
+        if item.lower() not in s_tokens and item.lower() not in s_lower and not re.search(r"\d", item):
+            missing.append(f"{item} (not in source)")
+    s_names, t_names = language_names(s_prose), language_names(t_prose)
     for name in s_names:
         if not re.search(r"(?<![\w#+])" + re.escape(name.lower()) + r"(?![\w#+])", t_lower):
             missing.append(name)

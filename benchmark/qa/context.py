@@ -21,7 +21,7 @@ from benchmark.qa.features import (
     word_count,
     words,
 )
-from benchmark.qa.language_id import LanguageID, lid_text, mixed_segments
+from benchmark.qa.language_id import SHORT_SEGMENT_MIN_WORDS, LanguageID, lid_text, mixed_segments
 
 # A flag check: evidence for the flag on one pair, "" when it does not fire.
 CheckFn = Callable[["QAContext"], str]
@@ -159,6 +159,11 @@ class QAContext:
     def t_segments(self) -> list[str]:
         """Sentences/lines of the translation to identify one by one (empty when not worth it)."""
         return mixed_segments(self.t_prose, self.t_lid_words)
+
+    @cached_property
+    def t_short_segments(self) -> list[str]:
+        """Like ``t_segments``, from SHORT_SEGMENT_MIN_WORDS words on."""
+        return mixed_segments(self.t_prose, self.t_lid_words, SHORT_SEGMENT_MIN_WORDS)
 
     def confidences(self, text: str) -> list[tuple[str, float]]:
         """(ISO code, confidence) pairs for ``text``, most likely first."""

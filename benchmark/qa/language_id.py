@@ -11,6 +11,8 @@ from benchmark.qa.features import sentences, word_count
 LID_MIN_WORDS = 4
 # A sentence/line needs this many words to be judged on its own (mixed-language output).
 SEGMENT_MIN_WORDS = 6
+# Shorter sentences, from this many words, are judged too, with the stricter test of ``wrong_language``.
+SHORT_SEGMENT_MIN_WORDS = 5
 # Quoted spans up to this many words are treated as titles/citations and skipped by language ID.
 QUOTE_MAX_WORDS = 12
 
@@ -41,14 +43,14 @@ def lid_text(prose: str) -> str:
     return " ".join(text.split())
 
 
-def mixed_segments(prose: str, lid_words: float) -> list[str]:
+def mixed_segments(prose: str, lid_words: float, min_words: int = SEGMENT_MIN_WORDS) -> list[str]:
     """Sentences/lines long enough to be identified one by one, when the output may mix languages.
 
     Parenthetical clauses count as segments of their own. Empty unless there are two such segments, or one that leaves more than two words of ``prose``
     (``lid_words`` words in all) outside it.
     """
     parts = [p for x in sentences(prose) for p in _PAREN_RE.split(x)]
-    segments = [seg for seg in (lid_text(x) for x in parts) if word_count(seg) >= SEGMENT_MIN_WORDS]
+    segments = [seg for seg in (lid_text(x) for x in parts) if word_count(seg) >= min_words]
     if len(segments) < 2 and not (segments and lid_words > word_count(segments[0]) + 2):
         return []
     return segments

@@ -3,7 +3,7 @@
 ``evaluation/<set>/parts/<split>-*.jsonl`` (one file per way of making items, see
 ``evaluation/README.md``) are concatenated into ``evaluation/<set>/<split>.jsonl``. Generated answers
 that were labelled in a separate file (``<split>-generated-labels*.jsonl``: id, labels, note) are joined
-to their text (``<split>-generated-answers.jsonl``). ``--seal`` records the sha256 of each test file in
+to their text (``<split>-generated-answers*.jsonl``; ``-r2`` for the later dev round). ``--seal`` records the sha256 of each test file in
 ``evaluation/SEALED.json``; the test suite fails if a sealed file changes afterwards.
 
     python evaluation/scripts/assemble.py [--seal]
@@ -26,11 +26,11 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _generated(parts: Path, split: str) -> list[dict]:
-    answers = parts / f"{split}-generated-answers.jsonl"
+    answer_files = sorted(parts.glob(f"{split}-generated-answers*.jsonl"))
     label_files = sorted(parts.glob(f"{split}-generated-labels*.jsonl"))
-    if not (answers.is_file() and label_files):
+    if not (answer_files and label_files):
         return []
-    by_id = {r["id"]: r for r in _lines(answers)}
+    by_id = {r["id"]: r for path in answer_files for r in _lines(path)}
     prompts = {(r["id"], r["lang"]): r["instruction"]
                for r in _lines(EVAL / "scripts" / "generation_prompts.jsonl")}
     out = []

@@ -13,6 +13,7 @@ The answers (text, finish reason, token counts, model, method) are written unlab
 that file. Needs the demo models (``make demo``).
 
     python evaluation/scripts/generate_answers.py --split dev [--models demo-output/models]
+    python evaluation/scripts/generate_answers.py --split dev-r2   # the later dev round, selection-dev-r2.json
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ MAX_NEW_TOKENS = 256
 
 
 def grid_models(split: str, models: Path) -> str:
-    if split == "dev":
+    if split.startswith("dev"):
         return (f"  - {{name: gemma-3-270m, path: {models / 'gemma-3-270m-q4_k_m.gguf'}, kind: base, dtype: bfloat16,"
                 f" methods: [zero-shot, urial]}}\n")
     return (f"  - {{name: SmolLM2-135M-Instruct, path: {models / 'SmolLM2-135M-Instruct.Q4_1.gguf'}, kind: instruct,"
@@ -43,8 +44,9 @@ def grid_models(split: str, models: Path) -> str:
 
 def write_dataset(split: str, shared: Path, out: Path) -> None:
     """One parquet per language with the split's generation instructions."""
-    selection = json.loads((EVAL / "scripts" / "selection.json").read_text(encoding="utf-8"))
-    ids = set(selection[split]["generation_ids"])
+    name = "selection-dev-r2.json" if split == "dev-r2" else "selection.json"
+    selection = json.loads((EVAL / "scripts" / name).read_text(encoding="utf-8"))
+    ids = set(selection[split.split("-")[0]]["generation_ids"])
     english = {r["id"]: r for r in map(json.loads, (shared / "data" / "just-eval-instruct" /
                                                    "just_eval_instruct.jsonl").read_text(encoding="utf-8").splitlines())
                if r["id"] in ids}
@@ -55,7 +57,8 @@ def write_dataset(split: str, shared: Path, out: Path) -> None:
         for item_id in sorted(ids):
             src = english[item_id]
             text = src["instruction"] if lang == "en" else next(
-                w["instruction"] for w in written if w["id"] == item_id and w["lang"] == lang)
+                w["instruction"] for w in written if w["id"] == item_id and w["lang"] == lang
+                and w["split"] == split.split("-")[0])
             rows.append({"id": item_id, "instruction": text, "category": src["category"], "lang": lang,
                          "dataset": src["dataset"], "task": src["task"], "topic": src["topic"],
                          "difficulty": src["difficulty"]})
@@ -65,7 +68,7 @@ def write_dataset(split: str, shared: Path, out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", choices=("dev", "test"), required=True)
+    ap.add_argument("--split", choices=("dev", "test", "dev-r2"), required=True)
     ap.add_argument("--models", default=str(REPO / "demo-output" / "models"))
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument("--batch-size", type=int, default=15)
@@ -89,11 +92,12 @@ def main() -> None:
     rows = Store(work / "ws" / "bench.duckdb", read_only=True).query_dicts(
         "SELECT model, method, lang, item_id, output, raw_output, finish_reason, completion_tokens FROM responses "
         "ORDER BY model, method, lang, item_id")
-    out = EVAL / "critical_errors" / "parts" / f"{args.split}-generated-answers.jsonl"
+    split, _, round_ = args.split.partition("-")
+    out = EVAL / "critical_errors" / "parts" / f"{split}-generated-answers{'-' + round_ if round_ else ''}.jsonl"
     with out.open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps({"id": f"{args.split}-gen-{r['model']}-{r['method']}-{r['lang']}-{r['item_id']}",
-                                 "split": args.split, "lang": r["lang"], "instruction_id": int(r["item_id"]),
+                                 "split": args.split.split("-")[0], "lang": r["lang"], "instruction_id": int(r["item_id"]),
                                  "generator": r["model"], "method": r["method"], "output": r["output"],
                                  "finish_reason": answer_finish_reason(r["output"], r["raw_output"], r["finish_reason"]), "completion_tokens": r["completion_tokens"],
                                  "max_new_tokens": MAX_NEW_TOKENS}, ensure_ascii=False) + "\n")

@@ -6,6 +6,11 @@ shared model answers to label are drawn without looking at any detector. Coding 
 over-drawn (they make the hard cases: intended code, numbers); everything else is uniform.
 
     python evaluation/scripts/select_items.py --shared ../shared > evaluation/scripts/selection.json
+
+A second round, drawn later for ``dev`` only (more real answers and translations to tune on), takes
+ids of the dev pool that the first round left unused, with a seed of its own:
+
+    python evaluation/scripts/select_items.py --round 2 > evaluation/scripts/selection-dev-r2.json
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ def _draw(rng: random.Random, pool: list[dict], n: int, used: set[int]) -> list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default="../shared")
+    ap.add_argument("--round", type=int, choices=(1, 2), default=1,
+                    help="2: the later dev-only draw, from dev-pool ids round 1 left unused")
     args = ap.parse_args()
     src = Path(args.shared) / "data" / "just-eval-instruct" / "just_eval_instruct.jsonl"
     rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -52,7 +59,23 @@ def main() -> None:
         shared = {m: _draw(rng, pool, per_model, used) for m in models}
         out[split] = {"generation_ids": sorted(gen), "translation_ids": {"fr": qa[:90], "es": qa[90:]},
                       "shared_answers": shared, "models": list(models)}
+    if args.round == 2:
+        out = second_dev_round(rows, half, out["dev"])
     print(json.dumps(out, indent=1))
+
+
+def second_dev_round(rows: list[dict], half: set[int], first: dict) -> dict:
+    """40 generation ids (32 regular, 8 safety) that round 1 used nowhere, and 100 translation sources that
+    were neither translated nor generated from before (they may be instructions of round 1's shared answers)."""
+    rng = random.Random(SEED + 2)
+    translated = {i for ids in first["translation_ids"].values() for i in ids}
+    used = set(first["generation_ids"]) | translated | {i for ids in first["shared_answers"].values() for i in ids}
+    pool = [r for r in rows if r["id"] in half and len(r["instruction"]) <= 700]
+    gen = _draw(rng, [r for r in pool if r["category"] == "regular"], 32, used) + \
+        _draw(rng, [r for r in pool if r["category"] == "safety"], 8, used)
+    qa = _draw(rng, pool, 100, set(first["generation_ids"]) | translated | set(gen))
+    return {"seed": SEED + 2, "source": "just_eval_instruct.jsonl", "round": 2,
+            "dev": {"generation_ids": sorted(gen), "translation_ids": {"fr": qa[:50], "es": qa[50:]}}}
 
 
 if __name__ == "__main__":

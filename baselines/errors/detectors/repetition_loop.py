@@ -3,7 +3,6 @@ base model that never stops; refrains, ASCII art and long varied lists are not l
 """
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import zlib
@@ -11,6 +10,7 @@ import zlib
 from baselines.errors.answer_context import AnswerContext
 from baselines.errors.finding import Finding
 from baselines.errors.text_features import clip, norm_line
+from bench.text_similarity import near_identical
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]+")
 _CHAR_LOOP_RE = re.compile(r"(\S{1,12}?)\1{14,}")
@@ -194,15 +194,6 @@ def _units(output: str) -> list[tuple[int, list[str]]]:
     return out
 
 
-def _near_identical(a: list[str], b: list[str]) -> bool:
-    """difflib's ratio of the two word sequences reaches SIMILAR (its cheap upper bounds checked first)."""
-    sa, sb = set(a), set(b)
-    if 2 * len(sa & sb) < (SIMILAR - 0.15) * (len(sa) + len(sb)):
-        return False  # too few shared words for the sequences to be near-identical (cheap bound)
-    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return m.real_quick_ratio() >= SIMILAR and m.quick_ratio() >= SIMILAR and m.ratio() >= SIMILAR
-
-
 def _template_loop(output: str, need: int) -> tuple[float, int, int, str] | None:
     """The longest run of ``need``+ consecutive units each near-identical to one 1-3 units before."""
     units = _units(output)
@@ -213,7 +204,7 @@ def _template_loop(output: str, need: int) -> tuple[float, int, int, str] | None
     for i in range(1, len(units)):
         words = units[i][1]
         similar = len(words) >= _UNIT_WORDS and any(
-            i - k >= 0 and len(units[i - k][1]) >= _UNIT_WORDS and _near_identical(units[i - k][1], words)
+            i - k >= 0 and len(units[i - k][1]) >= _UNIT_WORDS and near_identical(units[i - k][1], words, SIMILAR)
             for k in (1, 2, 3))
         if similar:
             if run_len == 0:

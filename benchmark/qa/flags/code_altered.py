@@ -1,6 +1,7 @@
 """``code_altered``: code, URLs, e-mails, placeholders, formulas, identifiers, paths or language names changed."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from benchmark.qa.features import short
@@ -12,7 +13,8 @@ if TYPE_CHECKING:
 def check(ctx: QAContext) -> str:
     """Protected spans found fewer times in the translation than in the source.
 
-    Spans in a truncated tail, or the one the translation stops inside, count as ``truncated`` only.
+    Spans in a truncated tail, or the one the translation stops inside, count as ``truncated`` only; a formula or
+    identifier where only a number changed ("O(1)" -> "O(n)") counts as ``number_mismatch`` only.
     """
     source, translation = ctx.source, ctx.translation
     missing: list[str] = []
@@ -24,10 +26,20 @@ def check(ctx: QAContext) -> str:
     cut = ctx.translation.rstrip()[-12:] if ctx.verdict("truncated") else None
     prose = [item for item in ctx.prose_missing
              if cut is None or ctx.s_prose.find(item) / max(len(ctx.s_prose), 1) < ctx.kept_share]
+    if prose and ctx.verdict("number_mismatch"):  # "O(1)" -> "O(n)", "top-5" -> "top 10": only a number changed
+        prose = [item for item in prose if not _number_changed(item, translation)]
     parts = ["not kept verbatim: " + short(missing)] if missing else []
     if prose:
         parts.append("no counterpart in the translation: " + short(prose))
     return "; ".join(parts)
+
+
+def _number_changed(item: str, translation: str) -> bool:
+    """``item`` has a number, and the translation has it with another value in the number's place."""
+    if not any(ch.isdigit() for ch in item):
+        return False
+    pattern = re.sub(r"\\?-", r"[-\\s]", re.sub(r"\d+(?:\\?[.,]\d+)*", r"[\\w.,]+", re.escape(item)))
+    return re.search(pattern, translation) is not None
 
 
 def _cut_inside(item: str, translation: str) -> bool:

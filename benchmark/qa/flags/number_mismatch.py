@@ -7,6 +7,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from benchmark.qa.align import fold_formula, formulas
+from benchmark.qa.calendar_names import calendar_names
 from benchmark.qa.features import short
 from benchmark.qa.numbers import (
     Number,
@@ -93,10 +94,29 @@ def _words_and_units(ctx: QAContext, src: list[Number], tgt_nums: list[Number]) 
     converted = unconverted(ctx.s_prose, ctx.t_prose)
     if converted:
         parts.append("unit changed, quantity kept: " + short(converted, 3, 30))
+    dates = _calendar_changes(ctx)
+    if dates:
+        parts.append(dates)
     signs = _formula_signs(ctx)
     if signs:
         parts.append("signed numbers of a formula changed: " + signs)
     return parts
+
+
+def _calendar_changes(ctx: QAContext) -> str:
+    """Month or weekday names that differ between source and translation (lost ones only when not truncated)."""
+    # as for number words, a counterpart may be written in any language at hand (text kept in English)
+    langs = dict.fromkeys((ctx.src_lang, ctx.tgt, *ctx.lid.languages))
+    source = set().union(*(calendar_names(ctx.s_prose, lang) for lang in langs))
+    translation = set().union(*(calendar_names(ctx.t_prose, lang) for lang in langs))
+    lost, added = source - translation, translation - source  # a repeated name is no change
+    if ctx.verdict("truncated"):
+        lost = set()
+    if not (lost or added):
+        return ""
+    def names(keys: set) -> str:
+        return ", ".join(f"{kind} {index}" for kind, index in sorted(keys)) or "-"
+    return f"month/weekday changed: source has {names(lost)}, translation {names(added)}"
 
 
 def _formula_signs(ctx: QAContext) -> str:

@@ -5,6 +5,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from bench.text_similarity import near_identical
 from benchmark.qa.features import max_runs, norm, sentences, short
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ COORDINATED_MIN_WORDS = 2
 _CONJUNCTIONS = frozenset("and or et ou y o e u und oder".split())
 # A label opening a line ("French: ...", "Q: ...") is not part of the sentence compared.
 _LINE_LABEL_RE = re.compile(r"^\W*[^\W\d_]{1,20}\s?[:：]\s*")
+# Two sentences in a row, each of this many words or more, this similar (difflib ratio of their words: the
+# same question asked twice in other words), when no two sentences in a row of the source are.
+RESTATED_MIN_WORDS = 4
+RESTATED_SIMILARITY = 0.75
 # Character pattern (1-6 chars) repeated this many times in a row ("hahahaha", "!!!!!!!!").
 REPEAT_CHAR_MIN_RUN = 8
 
@@ -54,9 +59,10 @@ def check(ctx: QAContext) -> str:
         for sentence in sentences(t_prose):  # within one sentence: a restatement across sentences is not a stutter
             (dw, word), (dn, ngram) = max_runs(norm(sentence).split())
             if dw == 2 and word.isalpha() and word not in _GRAMMATICAL_DOUBLES and (
-                    len(word) >= DOUBLED_MIN_LETTERS or len(word) >= 2 and ctx.tgt in ("fr", "es")):
+                    len(word) >= DOUBLED_MIN_LETTERS or len(word) >= 2 and ctx.tgt in ("fr", "es")) and \
+                    re.search(rf"(?i)\b{re.escape(word)}\s+{re.escape(word)}\b", sentence):  # not "sous-sous-"
                 return f"'{word}' doubled"
-            if dn == 2 and sum(c.isalpha() for c in ngram) >= DOUBLED_MIN_LETTERS + 3:
+            if dn == 2 and sum(c.isalpha() for c in ngram) >= DOUBLED_MIN_LETTERS + (0 if ctx.tgt in ("fr", "es") else 3):
                 return f"'{short([ngram], 1)}' doubled"
     coordinated = _coordinated_copy(ctx.t_tokens)
     if coordinated and not _coordinated_copy(ctx.s_tokens, 1):
@@ -66,6 +72,9 @@ def check(ctx: QAContext) -> str:
         sent, count = t_counts.most_common(1)[0]
         if count >= REPEAT_SENTENCE_MIN_COUNT and count > max(s_counts.values(), default=1):
             return f"sentence repeated {count} times: {short([sent], 1)}"
+    restated = _restated(t_prose)
+    if restated and not _restated(s_prose):
+        return f"sentence restated: {short([restated], 1)}"
     # list items / lines repeated more than in the source
     t_lines = Counter(norm(x) for x in t_prose.splitlines() if norm(x))
     s_lines = Counter(norm(x) for x in s_prose.splitlines() if norm(x))
@@ -96,6 +105,18 @@ def _sentence_counts(text: str) -> Counter:
             same = key
         counts[same] += 1
     return counts
+
+
+def _restated(text: str) -> str:
+    """A sentence near-identical to the one before it (RESTATED_SIMILARITY), else ""."""
+    previous: list[str] = []
+    for raw in sentences(text):
+        words = norm(_LINE_LABEL_RE.sub("", raw, count=1)).split()
+        if len(words) >= RESTATED_MIN_WORDS and len(previous) >= RESTATED_MIN_WORDS and \
+                near_identical(previous, words, RESTATED_SIMILARITY):
+            return " ".join(words)
+        previous = words
+    return ""
 
 
 def _variant_of(a: list[str], b: list[str]) -> bool:

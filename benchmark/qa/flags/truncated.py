@@ -1,6 +1,7 @@
 """``truncated``: the translation stops early (short, cut mid-sentence, fewer list items/paragraphs/lines)."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from benchmark.qa.features import (
@@ -33,6 +34,8 @@ TRUNCATED_LINES_RATIO = 0.80
 # that drop the last sentence or question are <= 0.83 (en->fr clean median 1.21x the source's characters,
 # en->es 1.16x, both ~1.05 of EXPECTED_LENGTH_RATIO).
 TRUNCATED_SENTENCES_RATIO = 0.90
+# Hashtags closing a translation (an addition) explain a missing final full stop.
+_HASHTAG_RE = re.compile(r"(?<!\S)#[^\W\d_]\w*")
 # Fewer sentences and fewer questions than the source (the question dropped) when under this share.
 TRUNCATED_QUESTION_RATIO = 1.0
 
@@ -43,7 +46,7 @@ def check(ctx: QAContext) -> str:
     Read with ``repetition``: a loop inflates the length, and one at the end of complete content is not a cut.
     """
     source, translation, s_prose, t_prose = ctx.source, ctx.translation, ctx.s_prose, ctx.t_prose
-    if source.count("```") % 2 == 0 and translation.count("```") % 2 == 1:
+    if _fence_lines(source) % 2 == 0 and _fence_lines(translation) % 2 == 1:
         return "code block left open"
     if not TOKEN_RE.search(translation) and TOKEN_RE.search(source):
         return "empty translation"
@@ -61,6 +64,11 @@ def check(ctx: QAContext) -> str:
         return f"{why}; source ends with a full sentence"
     if why and ends_terminal(source) and long_enough and ratio < TRUNCATED_SOFT_RATIO:
         return f"{why} and {ratio:.0%} of the expected length"
+    last_line = translation.rstrip().rsplit("\n", 1)[-1]
+    if (why and ends_terminal(source) and translation.rstrip()[-1:].isalpha() and not rep and ratio < 1.0
+            and not _HASHTAG_RE.search(last_line) and len(ctx.s_words) >= MIN_TRANSLATABLE_WORDS
+            and not ctx.verdict("untranslated")):  # a copy of the source is not cut
+        return "ends on a word with no final punctuation; source ends with a full sentence"
     lost = _lost_sentences(s_prose, t_prose, ratio) if long_enough else ""
     if lost:
         return lost
@@ -75,6 +83,11 @@ def check(ctx: QAContext) -> str:
         if tl < sl:
             return f"{tl} lines, source has {sl} ({ratio:.0%} of the expected length)"
     return ""
+
+
+def _fence_lines(text: str) -> int:
+    """Lines that open or close a fenced code block (backticks inside a line are not fences)."""
+    return sum(1 for line in text.splitlines() if line.lstrip().startswith("```"))
 
 
 def _lost_sentences(s_prose: str, t_prose: str, ratio: float) -> str:

@@ -19,6 +19,11 @@ WRONG_LANGUAGE_LONG_WORDS = 12
 WRONG_LANGUAGE_LONG_MARGIN = 0.20
 # Confidence needed to flag a single sentence/line as a third language.
 SEGMENT_CONFIDENCE = 0.90
+# A sentence from SHORT_SEGMENT_MIN_WORDS words: a third language at this confidence, the target at most
+# SHORT_SEGMENT_MAX_TARGET. On the dev translations (2026-12-06) third-language sentences reach 0.74 or more with
+# the target at 0.06 or less; sentences of clean translations reach 0.38 at most.
+SHORT_SEGMENT_CONFIDENCE = 0.60
+SHORT_SEGMENT_MAX_TARGET = 0.10
 
 
 def check(ctx: QAContext) -> str:
@@ -39,5 +44,11 @@ def check(ctx: QAContext) -> str:
     for seg in ctx.t_segments:
         top, value = ctx.confidences(seg)[0]
         if top not in (tgt, src_lang) and value >= SEGMENT_CONFIDENCE:
+            return f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}"
+    for seg in ctx.t_short_segments:
+        conf = ctx.confidences(seg)
+        top, value = conf[0]
+        if top not in (tgt, src_lang) and value >= SHORT_SEGMENT_CONFIDENCE and \
+                dict(conf).get(tgt, 0.0) <= SHORT_SEGMENT_MAX_TARGET:
             return f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}"
     return ""
