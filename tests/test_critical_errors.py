@@ -98,6 +98,9 @@ def test_languages_parameter():
     ("es", "¿Cómo se hace un flan?", "Paso 1: Caramelo.\n" + "".join(f"Paso {i}: Batir.\n" for i in range(2, 15))),
     ("en", "Give me a link.", "https://example.com/" + "Kj" * 200),
     ("en", "Tips?", "\n\n".join(["Sleep well, eat well and walk every day because it helps a lot with stress and mood."] * 4)),
+    # counting loops: the same line with a number (or one word) varying, run on past any list that was asked for
+    ("es", "¿Cuánto es 5 + 3?", "".join(f"{i}. 5 + 3 = {i + 7}\n" for i in range(1, 22)) + "22. 5 + 3 ="),
+    ("fr", "Quel pourcentage de gens aime le café ?", "".join(f"{i}. {max(10, 100 - 5 * i)}%\n" for i in range(1, 34))),
 ])
 def test_repetition_positive(det, lang, instruction, output):
     assert "repetition_loop" in labels(det, instruction, output, lang)
@@ -176,6 +179,7 @@ def test_is_technical():
     ("en", "What sound does this make?\n\n好", "这个汉字的拼音是“好”，发音类似于英文中的“hǎo”。"),
     ("es", "¿Cuál es la mejor manera de aprender a cocinar?", "A melhor maneira de aprender a cozinhar é começar com "
      "receitas simples, cozinhar todos os dias e não ter medo de errar. Assistir a vídeos também ajuda muito."),
+    ("es", "¿Cuándo se fabricaron los primeros teléfonos inteligentes?", "The first phones were made in 1976."),
     ("fr", "Explique l'inflation.", "L'inflation est la hausse des prix. In other words, your money buys less over time. "
      "Central banks try to keep it around two percent per year by changing interest rates, and when it is too high "
      "people lose purchasing power."),
@@ -199,6 +203,10 @@ def test_wrong_language_positive(det, lang, instruction, output):
     ("fr", "Quelle est la capitale de la France ?", "Paris."),
     ("es", "¿Quién pintó Las Meninas?", "Diego Velázquez"),
     ("en", "Give me a quote.", "\"Carpe diem.\" - Horace"),
+    # too few words to tell a language; an identifier is code, not English prose
+    ("fr", "Écris une fonction C++ qui convertit du Markdown en HTML.", "C++ : 10 points\nMarkdown : 5 points\nhtml : 5 points"),
+    ("fr", "Estime le salaire moyen d'un opérateur de saisie.", "$python query_data_income_salary_average_wage_"
+     "median_month_year_employer_pay_per_hour_by_city_country_zip_code_state_province"),
 ])
 def test_wrong_language_hard_negative(det, lang, instruction, output):
     assert "wrong_language" not in labels(det, instruction, output, lang)

@@ -218,6 +218,59 @@ def test_repetition(checker):
                  "Toc toc. Qui est là ? Termine cette blague.", "fr") == []
 
 
+def test_short_third_language_sentence(checker):
+    # five words in Portuguese after a Spanish sentence; the detector is sure and rules Spanish out
+    assert flags(checker, "I need a birthday present for my sister. Suggest some original gift ideas.",
+                 "Necesito un regalo de cumpleaños para mi hermana. Sugira algumas ideias de presente originais.",
+                 "es") == ["wrong_language"]
+    # hard negative: a short French sentence that lingua finds ambiguous stays clean
+    assert flags(checker, "Be brief, please. What is the capital of Canada?",
+                 "Sois bref, s'il te plaît. Quelle est la capitale du Canada ?", "fr") == []
+
+
+def test_restated_sentence_and_doubled_phrase(checker):
+    assert flags(checker, "How can I get better sleep at night?",
+                 "Comment puis-je mieux dormir la nuit ? Comment mieux dormir la nuit ?", "fr") == ["repetition"]
+    assert flags(checker, "What is the best way to learn to swim?",
+                 "¿Cuál es la mejor la mejor manera de aprender a nadar?", "es") == ["repetition"]
+    # hard negatives: two parallel questions the source also asks; a hyphenated compound ("sous-sous-")
+    assert flags(checker, "What are the advantages of solar power? What are the disadvantages of solar power?",
+                 "Quels sont les avantages de l'énergie solaire ? Quels sont les inconvénients de l'énergie solaire ?",
+                 "fr") == []
+    assert flags(checker, "List the files in all subdirectories, sub-subdirectories and so on.",
+                 "Liste les fichiers de tous les sous-dossiers, sous-sous-dossiers, etc.", "fr") == []
+
+
+def test_month_and_weekday_changes(checker):
+    assert flags(checker, "Write an invitation to dinner on Friday.",
+                 "Écris une invitation à dîner samedi.", "fr") == ["number_mismatch"]
+    assert flags(checker, "Plan a trip to Japan in April.", "Planifica un viaje a Japón en mayo.",
+                 "es") == ["number_mismatch"]
+    # hard negatives: the same month in the other language; "May I" is not the month; a repeated weekday
+    assert flags(checker, "Plan a trip to Japan in April.", "Planifica un viaje a Japón en abril.", "es") == []
+    assert flags(checker, "May I ask you for a vegetarian recipe?",
+                 "¿Puedo pedirte una receta vegetariana?", "es") == []
+    assert flags(checker, "Make a gym plan from Monday to Sunday.",
+                 "Fais un programme de sport du lundi au dimanche, avec repos le dimanche.", "fr") == []
+
+
+def test_identifier_made_up_and_number_only_change(checker):
+    assert flags(checker, "Write a C++ function that returns a std::string.",
+                 "Escribe una función en C++ que devuelva un std::cadena.", "es") == ["code_altered"]
+    # a complexity bound whose number changed is a number change, not altered code
+    assert flags(checker, "Sort the list in O(1) extra space.", "Trie la liste avec O(n) d'espace supplémentaire.",
+                 "fr") == ["number_mismatch"]
+    assert flags(checker, "Print the top-5 words of the file.", "Affiche le top 5 des mots du fichier.", "fr") == []
+
+
+def test_truncated_ending_and_inline_backticks(checker):
+    assert flags(checker, "Why do some people love spicy food, while others avoid it at all costs?",
+                 "¿Por qué a algunas personas les encanta la comida picante, mientras que otras", "es") == ["truncated"]
+    # four backticks inside a sentence open no code block
+    assert flags(checker, "Write a Markdown code block. Don't forget the quadruple backticks.",
+                 "Écris un bloc de code Markdown. N'oublie pas les quatre backticks (````).", "fr") == []
+
+
 def test_two_flags_in_order(checker):
     src = "Write a motivational quote for Monday morning."
     assert flags(checker, src, " ".join([src] * 3), "fr") == ["untranslated", "repetition"]

@@ -28,9 +28,13 @@ def _cut(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
+# Identifiers joined by underscores (snake_case names, a command's arguments): code, not prose.
+_IDENTIFIER_RE = re.compile(r"\S*[^\W_]_[^\W_]\S*")
+
+
 def _clean_for_language(text: str) -> str:
-    """Prose only: no code, URLs, quoted titles, capitalised names, markup or digits (cheap fast paths)."""
-    cleaned = text
+    """Prose only: no code, identifiers, URLs, quoted titles, capitalised names, markup or digits."""
+    cleaned = _IDENTIFIER_RE.sub(" ", text) if "_" in text else text
     if "`" in cleaned:
         cleaned = _STRIP_FOR_LANG[1].sub(" ", _STRIP_FOR_LANG[0].sub(" ", cleaned))
     if "http" in cleaned or "www." in cleaned or "@" in cleaned:

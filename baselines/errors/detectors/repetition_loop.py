@@ -99,13 +99,15 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
                 cur_d, run_s = (i - p, i) if p is not None else (0, i)
             if cur_d:
                 runs.append((cur_d, run_s, len(grams) - 1))
-            for d, s_, e in runs:
+            for d, s_, e, bridged in _merge_slot_gaps(runs):
                 lo, hi = s_ - d, e + n  # tokens [lo, hi) are a repeated region
                 length = hi - lo
                 cycles = length / d
-                if lo < 0 or cycles < 2:
+                if lo < 0 or cycles < (3 if bridged else 2):
                     continue
                 unit = words[lo:lo + d]
+                if bridged and cycles < SLOT_COUNTING_CYCLES and any(w.isdigit() for w in unit):
+                    continue  # numbered lines whose number varies: a list or test table, unless it runs on
                 alpha = [w for w in unit if len(w) >= 2 and (w[0].isalpha() or w[-1].isalpha())]
                 alpha_tokens = len(alpha)
                 if alpha_tokens and len(set(alpha)) < 2 and any(w.isdigit() for w in unit):
@@ -174,6 +176,31 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
     if best is None:
         return None
     return Finding("repetition_loop", best[0], (best[1], best[2]), best[3])
+
+
+# Runs of one period split by one differing token (a slot that varies: "hay tres / cuatro / cinco maneras",
+# "19. 5 + 3 = 24 / 20. 5 + 3 = 25") are one loop, of three cycles at least. One token breaks the trigram run
+# for SLOT_GAP_MIN positions; periods of SLOT_LONG_PERIOD tokens or more may also differ in SLOT_GAP_SHARE of
+# their tokens.
+SLOT_GAP_MIN = 4
+SLOT_LONG_PERIOD = 20
+SLOT_GAP_SHARE = 0.1
+# A bridged unit holding a number ("print(fib(4))  # 4") is a counting loop only from this many cycles on.
+SLOT_COUNTING_CYCLES = 12
+
+
+def _merge_slot_gaps(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, bool]]:
+    """Runs ``(d, first, last, bridged)``: consecutive runs of the same period ``d`` merged across small gaps."""
+    merged: list[tuple[int, int, int, bool]] = []
+    for d, s_, e in runs:
+        if merged:
+            pd, ps, pe, _ = merged[-1]
+            gap = SLOT_GAP_MIN + (int(d * SLOT_GAP_SHARE) if d >= SLOT_LONG_PERIOD else 0)
+            if pd == d and 0 <= s_ - pe <= gap:
+                merged[-1] = (d, ps, max(pe, e), True)
+                continue
+        merged.append((d, s_, e, False))
+    return merged
 
 
 _SENTENCE_RE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|$)")

@@ -26,6 +26,11 @@ _SIBLING_MARKERS = {
 _SIBLING_CHECK = {"es": ("pt", "it", "ca"), "fr": ("pt", "it", "ca")}
 
 
+# A short sample (under 150 letters) is judged only with this many distinct words of two letters or more.
+SHORT_MIN_DISTINCT_WORDS = 4
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")
+
+
 def _sibling_language(text: str, lang: str, known: tuple[str, ...]) -> tuple[str, float] | None:
     words = re.findall(r"\w+", text.lower())
     if len(words) < 12:
@@ -65,7 +70,9 @@ def detect(ctx: AnswerContext) -> Finding | None:
         if not conf:
             continue
         top = max(conf, key=conf.get)
-        need = 0.75 if letters >= 150 else 0.9
+        if letters < 150 and len(set(_WORD_RE.findall(text.lower()))) < SHORT_MIN_DISTINCT_WORDS:
+            continue  # "C++ : points / html : points": too few words to tell a language
+        need = 0.75 if letters >= 150 else 0.8
         if top != lang and conf[top] >= need and conf.get(lang, 0.0) <= 0.15:
             wrong += letters
             others[top] = others.get(top, 0.0) + letters * conf[top]
