@@ -154,6 +154,9 @@ def test_code_positive(det, lang, instruction, output):
     ("es", "¿Qué significa la etiqueta <s> en HTML?", "Marca texto tachado:\n\n```html\n<p><s>50 €</s> 35 €</p>\n```"),
     ("fr", "Quels romans américains me conseilles-tu ?", "- « The Great Gatsby » de F. Scott Fitzgerald ;\n"
      "- « To Kill a Mockingbird » de Harper Lee ;\n- « Of Mice and Men » de John Steinbeck ;\n- « Beloved » de Toni Morrison."),
+    # a Markdown list of labelled lines parses as YAML but is not data
+    ("es", "Demuestra que 5 + 3 = 9.", "Vamos a resolverlo paso a paso.\n\n- Lunes: 5 + 3 = 9.\n- Martes: 3 + 5 = 7.\n"
+     "- Tarde: 3 + 5 = 7.\n- Total: 5 + 3 + 7 = 16."),
 ])
 def test_code_hard_negative(det, lang, instruction, output):
     assert "unintended_code" not in labels(det, instruction, output, lang)

@@ -38,6 +38,7 @@ _SQL_RE = re.compile(r"(?:SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELE
 _ELISION_RE = re.compile(r"(\w)['’](\w)")
 _CAMEL_RE = re.compile(r"[a-z][A-Z]")
 _TABLE_ROW_RE = re.compile(r"^\|.*\|$|^\|?\s*:?-{3,}")
+_BULLET_RE = re.compile(r"^\s*[-*+]\s")
 _YAML_KEY_RE = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][\w.-]*\s*:(?:\s|$)")
 _LATEX_DOC_RE = re.compile(r"\\documentclass|\\begin\{document\}|\\usepackage")
 
@@ -99,7 +100,8 @@ def structured_data(span: str) -> str | None:
         if root is not None and len(list(root.iter())) >= 3:
             return "XML"
     lines = [ln for ln in s.split("\n") if ln.strip()]
-    if len(lines) >= 3 and sum(1 for ln in lines if _YAML_KEY_RE.match(ln)) >= 0.6 * len(lines):
+    bullets_only = all(_BULLET_RE.match(ln) for ln in lines)  # "- Lunes: 5 + 3 = 9.": a Markdown list, not data
+    if len(lines) >= 3 and not bullets_only and sum(1 for ln in lines if _YAML_KEY_RE.match(ln)) >= 0.6 * len(lines):
         nested = any(ln.startswith((" ", "\t", "-")) for ln in lines)
         try:
             value = yaml.safe_load(s)
