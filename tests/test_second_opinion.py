@@ -88,3 +88,46 @@ def test_scan_with_a_judge_stores_reviewed_checks_apart_and_the_leaderboard_read
     assert checks[("firm", judged)] == ["truncated"] and checks[("fine", judged)] == []
     assert error_rate_rows(ws.store)[0]["err_truncated"] == 1 / 3   # the reviewed (latest) checks
     ws.close()
+
+
+def _qa_judge(body: dict) -> str:
+    """Says 'no' to every repetition question, 'yes' to the rest."""
+    text = body["messages"][-1]["content"]
+    return "No" if "Error 'repetition'" in text else "Yes."
+
+
+def test_qa_translations_judge_reviews_uncertain_flags_only(tmp_path):
+    from benchmark.qa.evidence import FIRM
+    from benchmark.qa.second_opinion import translation_question
+
+    messages = translation_question(("Say hi.", "x" * 10_000, "fr"), "truncated")
+    assert "Translation (French)" in messages[-1]["content"] and len(messages[-1]["content"]) < 4_000
+    rows = [
+        # a doubled phrase (a heuristic, scored under ASK_BELOW): asked, and the judge says no
+        {"id": "a", "source": "Describe a sunset on the beach.",
+         "translation": "Describe una puesta de sol en la playa en la playa.", "target_lang": "es"},
+        # the whole translation left in English (firm): never asked
+        {"id": "b", "source": "Write a short story about a robot who learns to paint.",
+         "translation": "Write a short story about a robot who learns to paint.", "target_lang": "fr"},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ws = tmp_path / "ws"
+    plain = run_main("--workspace", str(ws), "qa", "translations", "--input", str(src), "--out", str(tmp_path / "p.jsonl"))
+    assert plain.exit_code == 0, plain.output
+    got = {r["id"]: r for r in map(json.loads, (tmp_path / "p.jsonl").read_text().splitlines())}
+    assert got["a"]["qa_flags"] == ["repetition"] and got["a"]["qa_scores"]["repetition"] < ASK_BELOW
+    assert got["a"]["qa_spans"]["repetition"] == [27, 38]  # 'en la playa', where the evidence points
+    assert got["b"]["qa_flags"] == ["untranslated"] and got["b"]["qa_scores"]["untranslated"] >= FIRM
+    with FaultProxy(responder=_qa_judge, model="judge") as proxy:
+        spec = f"openai:judge@{proxy.base_url}"
+        first = run_main("--workspace", str(ws), "qa", "translations", "--input", str(src), "--out",
+                         str(tmp_path / "j.jsonl"), "--judge", spec)
+        assert first.exit_code == 0, first.output
+        assert proxy.requests == 1 and "1 rejected" in first.stderr
+        got = {r["id"]: r for r in map(json.loads, (tmp_path / "j.jsonl").read_text().splitlines())}
+        assert got["a"]["qa_flags"] == [] and got["a"]["qa_scores"] == {}
+        assert got["b"]["qa_flags"] == ["untranslated"]
+        again = run_main("--workspace", str(ws), "qa", "translations", "--input", str(src), "--out",
+                         str(tmp_path / "k.jsonl"), "--judge", spec)
+        assert again.exit_code == 0 and proxy.requests == 1 and "1 from cache" in again.stderr

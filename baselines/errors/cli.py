@@ -20,15 +20,20 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from baselines.errors.critical_errors import (
+    DETECTOR_VERSION,
+    LABELS,
+    CriticalErrorDetector,
+)
+from baselines.errors.critical_errors import evaluate as evaluate_records
 from bench.atomic import atomic_open
 from bench.cli_options import json_option, languages_option, shared_option
-from bench.evaluation_tables import print_evaluation
 from bench.errors import InputError
+from bench.evaluation_tables import print_evaluation
 from bench.json_records import iter_jsonl
 from bench.label_scores import gold_labels
 from bench.labelled_sets import resolve_record, shared_dir
 from bench.languages import parse_languages
-from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
 
 _REQUIRED = ("instruction", "output", "lang")
 
@@ -120,30 +125,10 @@ def _second_opinion(ctx: Any, spec: str, items: list[tuple], results: list, ids:
 
 
 def _judge_review(ctx: Any, spec: str) -> tuple[Any, str, Any]:
-    """A second opinion from ``spec`` (cached in the workspace): (review function, the judge's public name, a
-    function that prints the totals and closes the judge)."""
-    from baselines.errors.second_opinion import SecondOpinion
-    from baselines.judging.judge import make_backend
-    import hashlib
+    """A second opinion on critical-error findings from ``spec``, cached in the workspace."""
+    from baselines.errors.second_opinion import judge_review
 
-    backend = make_backend(spec, scoring="text", max_tokens=8)
-    cache = ctx.workspace.cache_dir / "second-opinion" / f"{hashlib.sha256(backend.name.encode()).hexdigest()[:16]}.jsonl"
-    opinion = SecondOpinion(backend, cache)
-    totals: Counter = Counter()
-
-    def review(items: list[tuple], found: list, ids: list[str] | None = None) -> list:
-        reviewed, rep = opinion.review(items, found, ids)
-        totals.update({k: getattr(rep, k) for k in ("confirmed", "rejected", "undecided", "failed", "asked",
-                                                     "from_cache")})
-        return reviewed
-
-    def close() -> None:
-        backend.close()
-        click.echo(f"second opinion ({backend.name}): {totals['confirmed']} confirmed, {totals['rejected']} rejected, "
-                   f"{totals['undecided']} undecided, {totals['failed']} failed; {totals['asked']} asked, "
-                   f"{totals['from_cache']} from cache", err=True)
-
-    return review, backend.name, close
+    return judge_review(ctx.workspace, spec)
 
 
 def _print_rates(rows, results, elapsed: float, out_path: str) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from baselines.errors.finding import Finding
 
@@ -76,11 +77,16 @@ class SecondOpinionReport:
 class SecondOpinion:
     """Asks ``backend`` (a :class:`baselines.judging.backends.JudgeBackend`) about uncertain findings."""
 
-    def __init__(self, backend: Any, cache_path: str | Path):
+    def __init__(self, backend: Any, cache_path: str | Path,
+                 ask: Callable[[Sequence[Any], str], list[dict[str, str]]] | None = None,
+                 version: str = QUESTION_VERSION):
+        """``ask(row, label)``: the chat messages of the yes/no question (default: :func:`question` on an
+        (instruction, output, ...) row); ``version`` names the question wording in the cache key."""
         self.backend = backend
         self.cache_path = Path(cache_path)
+        self.ask = ask or (lambda row, label: question(row[0], row[1], label))
         self.identity = json.dumps({"judge": backend.name, "backend": backend.identity(),
-                                    "version": QUESTION_VERSION}, sort_keys=True, default=str)
+                                    "version": version}, sort_keys=True, default=str)
         self._cache: dict[str, str] = {}
         if self.cache_path.exists():
             for line in self.cache_path.read_text(encoding="utf-8").splitlines():
@@ -95,13 +101,14 @@ class SecondOpinion:
 
     def review(self, rows: Sequence[Sequence[Any]], findings: Sequence[list[Finding]],
                ids: Sequence[str] | None = None) -> tuple[list[list[Finding]], SecondOpinionReport]:
-        """The findings with the judge's "no" applied to the uncertain ones; ``rows``: (instruction, output, ...)."""
+        """The findings (anything with ``label`` and ``score``) with the judge's "no" applied to the uncertain ones;
+        ``rows``: what ``ask`` reads, (instruction, output, ...) by default."""
         report = SecondOpinionReport()
         asks: list[tuple[int, int, list[dict[str, str]], str]] = []
         for i, (row, found) in enumerate(zip(rows, findings)):
             for j, f in enumerate(found):
                 if f.score < ASK_BELOW:
-                    messages = question(row[0], row[1], f.label)
+                    messages = self.ask(row, f.label)
                     asks.append((i, j, messages, self._key(messages)))
         todo = {key: messages for _, _, messages, key in asks if key not in self._cache}
         report.from_cache = len({key for *_, key in asks}) - len(todo)
@@ -142,3 +149,31 @@ class SecondOpinion:
                     self._cache[key] = text
                     fh.write(json.dumps({"key": key, "reply": text}, ensure_ascii=False) + "\n")
                     fh.flush()
+
+
+def judge_review(workspace: Any, spec: str, ask: Callable[[Sequence[Any], str], list[dict[str, str]]] | None = None,
+                 version: str = QUESTION_VERSION) -> tuple[Callable, str, Callable[[], None]]:
+    """A second opinion from the judge ``spec``, cached in ``workspace``: (review function, the judge's public name,
+    a function that prints the totals and closes the judge). ``review(rows, findings, ids)`` returns the findings."""
+    import click
+
+    from baselines.judging.judge import make_backend
+
+    backend = make_backend(spec, scoring="text", max_tokens=8)
+    cache = workspace.cache_dir / "second-opinion" / f"{hashlib.sha256(backend.name.encode()).hexdigest()[:16]}.jsonl"
+    opinion = SecondOpinion(backend, cache, ask, version)
+    totals: Counter = Counter()
+
+    def review(rows: list, found: list, ids: list[str] | None = None) -> list:
+        reviewed, rep = opinion.review(rows, found, ids)
+        totals.update({k: getattr(rep, k) for k in ("confirmed", "rejected", "undecided", "failed", "asked",
+                                                     "from_cache")})
+        return reviewed
+
+    def close() -> None:
+        backend.close()
+        click.echo(f"second opinion ({backend.name}): {totals['confirmed']} confirmed, {totals['rejected']} rejected, "
+                   f"{totals['undecided']} undecided, {totals['failed']} failed; {totals['asked']} asked, "
+                   f"{totals['from_cache']} from cache", err=True)
+
+    return review, backend.name, close

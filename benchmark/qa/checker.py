@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from bench.languages import get_language
 from benchmark.qa.context import QAContext
+from benchmark.qa.evidence import score_and_span
 from benchmark.qa.features import protected_spans
 from benchmark.qa.flags import FLAG_CHECKS
 from benchmark.qa.language_id import LanguageID, lid_text
@@ -25,13 +26,24 @@ _CHECKS = dict(FLAG_CHECKS)
 
 @dataclass
 class QAResult:
-    """Flags (in QA_FLAGS order) and, per flag, a short human-readable reason."""
+    """Flags (in QA_FLAGS order) and, per flag, a short human-readable reason, a score in [0, 1] (how sure the
+    rule is, see ``benchmark.qa.evidence``) and the character span in the translation it points at (or None)."""
 
     flags: list[str] = field(default_factory=list)
     evidence: dict[str, str] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    spans: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"qa_flags": list(self.flags), "qa_evidence": dict(self.evidence)}
+        return {"qa_flags": list(self.flags), "qa_evidence": {k: str(v) for k, v in self.evidence.items()},
+                "qa_scores": {k: round(v, 3) for k, v in self.scores.items()},
+                "qa_spans": {k: list(v) if v else None for k, v in self.spans.items()}}
+
+    def without(self, flags: set[str]) -> "QAResult":
+        """This result with ``flags`` dropped (a second opinion rejected them)."""
+        keep = [f for f in self.flags if f not in flags]
+        return QAResult(keep, {f: self.evidence[f] for f in keep}, {f: self.scores[f] for f in keep},
+                        {f: self.spans[f] for f in keep})
 
 
 class TranslationQA:
@@ -59,4 +71,6 @@ class TranslationQA:
         ctx = QAContext(source, translation, tgt, src_lang, self._lid, _CHECKS)
         evidence = {flag: ctx.verdict(flag) for flag, _ in FLAG_CHECKS}
         flags = [flag for flag, found in evidence.items() if found]
-        return QAResult(flags, {flag: evidence[flag] for flag in flags})
+        placed = {flag: score_and_span(flag, evidence[flag], translation) for flag in flags}
+        return QAResult(flags, {flag: str(evidence[flag]) for flag in flags},
+                        {flag: placed[flag][0] for flag in flags}, {flag: placed[flag][1] for flag in flags})

@@ -8,14 +8,15 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from bench.cli_options import json_option, shared_option
-from bench.evaluation_tables import print_evaluation
 from bench.errors import BenchError, InputError
+from bench.evaluation_tables import print_evaluation
 from bench.json_records import iter_jsonl
 from bench.label_scores import evaluation_report, gold_labels
 from bench.labelled_sets import resolve_record, shared_dir
@@ -93,19 +94,56 @@ def qa() -> None:
     """Translation quality checks (untranslated, wrong language, truncation, code, numbers, additions, loops)."""
 
 
+class _Flag(NamedTuple):
+    """One flag as the second opinion reads it."""
+
+    label: str
+    score: float
+
+
+def _judge_option() -> Any:
+    return click.option("--judge", default=None, metavar="SPEC",
+                        help="Ask this judge (openai:<model>[@<base_url>] | hf:/llm:<id|path>) to confirm or reject "
+                             "the uncertain flags (score under 0.8; cached in the workspace); the rules alone by default.")
+
+
+def _second_opinion(obj: Any, spec: str, rows: list[tuple[int, dict]], results: list) -> list:
+    """``results`` with the flags the judge rejected dropped (uncertain flags only; prints the totals)."""
+    from baselines.errors.second_opinion import (
+        judge_review,  # the judge backends live in the baselines stage
+    )
+    from bench.workspace import Workspace
+    from benchmark.qa.second_opinion import QUESTION_VERSION, translation_question
+
+    workspace = obj.workspace if obj is not None else Workspace(None)
+    review, _name, close = judge_review(workspace, spec, translation_question, QUESTION_VERSION)
+    items = [(r["source"], r["translation"], r["target_lang"], r.get("source_lang", "en")) for _, r in rows]
+    found = [[_Flag(flag, res.scores[flag]) for flag in res.flags] for res in results]
+    try:
+        kept = review(items, found, [str(r.get("id", f"line {n}")) for n, r in rows])
+    finally:
+        close()
+    return [res.without(set(res.flags) - {f.label for f in k}) for res, k in zip(results, kept)]
+
+
 @qa.command("translations")
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False), help="JSONL: source, translation, target_lang[, source_lang].")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="JSONL written with qa_flags and qa_evidence added.")
-def translations(input_path: str, out_path: str) -> None:
-    """Add qa_flags / qa_evidence to every row of a translations file."""
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL written with qa_flags, qa_evidence, qa_scores and qa_spans added.")
+@_judge_option()
+@click.pass_obj
+def translations(obj: Any, input_path: str, out_path: str, judge: str | None) -> None:
+    """Add qa_flags / qa_evidence / qa_scores / qa_spans to every row of a translations file."""
     rows = _read_rows(input_path)
     start = time.perf_counter()
     results = _run_checker(rows)
     elapsed = time.perf_counter() - start
+    if judge:
+        results = _second_opinion(obj, judge, rows, results)
     lines = []
     for (_, row), res in zip(rows, results):
         row = dict(row)
-        row["qa_flags"], row["qa_evidence"] = res.flags, res.evidence
+        row.update(res.to_dict())
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
     _write_atomic(out_path, lines)
 
@@ -147,7 +185,10 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
 @json_option("Print one JSON object instead of a table.")
 @click.option("--show-misses", "--show-errors", "show_errors", is_flag=True,
               help="Also list the items where the checker disagrees with the labels, with its evidence.")
-def evaluate(dev_path: str, split: str | None, shared: str | None, as_json: bool, show_errors: bool) -> None:
+@_judge_option()
+@click.pass_obj
+def evaluate(obj: Any, dev_path: str, split: str | None, shared: str | None, as_json: bool, show_errors: bool,
+             judge: str | None) -> None:
     """Precision / recall / F1 per flag, macro-F1, false alarms on clean items and flag confusion."""
     rows = _read_rows(dev_path, labelled=True, shared=shared)
     if split is not None:
@@ -156,6 +197,8 @@ def evaluate(dev_path: str, split: str | None, shared: str | None, as_json: bool
             raise InputError(dev_path, f"no records with split {split!r}")
     start = time.perf_counter()
     results = _run_checker(rows)
+    if judge:
+        results = _second_opinion(obj, judge, rows, results)
     elapsed = time.perf_counter() - start
     gold = [row["labels"] for _, row in rows]
     report = score(gold, [r.flags for r in results])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from benchmark.qa.evidence import FIRM, HEURISTIC, Evidence
 from benchmark.qa.features import short
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ def check(ctx: QAContext) -> str:
     parts = ["not kept verbatim: " + short(missing)] if missing else []
     if prose:
         parts.append("no counterpart in the translation: " + short(prose))
-    return "; ".join(parts)
+    # code, URLs and placeholders not kept verbatim are firm; names and identifiers read in the prose are not
+    return Evidence("; ".join(parts), FIRM if missing else HEURISTIC) if parts else ""
 
 
 def _number_changed(item: str, translation: str) -> bool:

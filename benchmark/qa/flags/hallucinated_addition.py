@@ -6,7 +6,16 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from bench.languages import LANGUAGES
-from benchmark.qa.features import LIST_ITEM_RE, TOKEN_RE, ends_mid_sentence, ends_terminal, lines, sentences, short
+from benchmark.qa.evidence import HEURISTIC, Evidence, margin_score
+from benchmark.qa.features import (
+    LIST_ITEM_RE,
+    TOKEN_RE,
+    ends_mid_sentence,
+    ends_terminal,
+    lines,
+    sentences,
+    short,
+)
 
 if TYPE_CHECKING:
     from benchmark.qa.context import QAContext
@@ -81,7 +90,7 @@ def check(ctx: QAContext) -> str:
     more_units = t_sentences > s_sentences or lines(t_prose) > lines(s_prose)
     limit = HALLUCINATED_RATIO if more_units else HALLUCINATED_RATIO_SAME_SENTENCES
     if s_len and t_len > s_len * expected * limit + HALLUCINATED_SLACK_CHARS:
-        return f"{ratio:.0%} of the expected length"
+        return Evidence(f"{ratio:.0%} of the expected length", margin_score(ratio - HALLUCINATED_RATIO, 1.0))
     if (ctx.ratio >= COMPLETED_RATIO and ends_mid_sentence(source, ctx.src_lang)[0]
             and not ends_mid_sentence(translation, ctx.tgt)[0] and ends_terminal(translation)):
         return f"source stops mid-sentence, translation completes it ({ratio:.0%} of the expected length)"
@@ -95,9 +104,10 @@ def check(ctx: QAContext) -> str:
         s_sent = [x for x in sentences(s_prose)]
         t_sent = [x for x in sentences(t_prose) if len(TOKEN_RE.findall(x)) >= EXTRA_SENTENCE_MIN_WORDS]
         if len(t_sent) > len(s_sent):
-            return f"{len(t_sent)} sentences, source has {len(s_sent)} ({ratio:.0%} of the expected length)"
+            return Evidence(f"{len(t_sent)} sentences, source has {len(s_sent)} ({ratio:.0%} of the expected length)",
+                            HEURISTIC)
         if lines(t_prose) > lines(s_prose):
-            return f"{lines(t_prose)} lines, source has {lines(s_prose)}"
+            return Evidence(f"{lines(t_prose)} lines, source has {lines(s_prose)}", HEURISTIC)
     return ""
 
 

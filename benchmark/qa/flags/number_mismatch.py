@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from benchmark.qa.align import fold_formula, formulas
 from benchmark.qa.calendar_names import calendar_names
+from benchmark.qa.evidence import FIRM, HEURISTIC, Evidence
 from benchmark.qa.features import short
 from benchmark.qa.numbers import (
     Number,
@@ -59,11 +60,12 @@ def check(ctx: QAContext) -> str:
         if ctx.verdict("repetition"):
             extra = _outside_loop(extra, t_prose)
     parts = _words_and_units(ctx, src, tgt_nums)
+    firm = bool(missing or extra)  # digits that changed; number words, units and names are read from form
     if missing:
         parts.append("in source, not in translation: " + short([n.surface for n in missing], 5, 20))
     if extra:
         parts.append("in translation, not in source: " + short([n.surface for n in extra], 5, 20))
-    return "numbers " + "; ".join(parts) if parts else ""
+    return Evidence("numbers " + "; ".join(parts), FIRM if firm else HEURISTIC) if parts else ""
 
 
 def _outside_loop(extra: list[Number], t_prose: str) -> list[Number]:

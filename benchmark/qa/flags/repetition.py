@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from bench.text_similarity import near_identical
+from benchmark.qa.evidence import HEURISTIC, Evidence
 from benchmark.qa.features import max_runs, norm, sentences, short
 
 if TYPE_CHECKING:
@@ -61,12 +62,12 @@ def check(ctx: QAContext) -> str:
             if dw == 2 and word.isalpha() and word not in _GRAMMATICAL_DOUBLES and (
                     len(word) >= DOUBLED_MIN_LETTERS or len(word) >= 2 and ctx.tgt in ("fr", "es")) and \
                     re.search(rf"(?i)\b{re.escape(word)}\s+{re.escape(word)}\b", sentence):  # not "sous-sous-"
-                return f"'{word}' doubled"
+                return Evidence(f"'{word}' doubled", HEURISTIC)
             if dn == 2 and sum(c.isalpha() for c in ngram) >= DOUBLED_MIN_LETTERS + (0 if ctx.tgt in ("fr", "es") else 3):
-                return f"'{short([ngram], 1)}' doubled"
+                return Evidence(f"'{short([ngram], 1)}' doubled", HEURISTIC)
     coordinated = _coordinated_copy(ctx.t_tokens)
     if coordinated and not _coordinated_copy(ctx.s_tokens, 1):
-        return f"'{short([coordinated], 1)}' joined to itself"
+        return Evidence(f"'{short([coordinated], 1)}' joined to itself", HEURISTIC)
     t_counts, s_counts = _sentence_counts(t_prose), _sentence_counts(s_prose)
     if t_counts:
         sent, count = t_counts.most_common(1)[0]
@@ -74,7 +75,7 @@ def check(ctx: QAContext) -> str:
             return f"sentence repeated {count} times: {short([sent], 1)}"
     restated = _restated(t_prose)
     if restated and not _restated(s_prose):
-        return f"sentence restated: {short([restated], 1)}"
+        return Evidence(f"sentence restated: {short([restated], 1)}", HEURISTIC)
     # list items / lines repeated more than in the source
     t_lines = Counter(norm(x) for x in t_prose.splitlines() if norm(x))
     s_lines = Counter(norm(x) for x in s_prose.splitlines() if norm(x))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from benchmark.qa.evidence import HEURISTIC, Evidence, margin_score
 from benchmark.qa.features import (
     LIST_ITEM_RE,
     MIN_TRANSLATABLE_WORDS,
@@ -53,7 +54,7 @@ def check(ctx: QAContext) -> str:
     ratio, rep = ctx.ratio, ctx.verdict("repetition")
     long_enough = ctx.s_len >= RATIO_MIN_CHARS
     if long_enough and ratio < TRUNCATED_RATIO:
-        return f"{ratio:.0%} of the expected length"
+        return Evidence(f"{ratio:.0%} of the expected length", margin_score(TRUNCATED_RATIO - ratio, 0.25))
     s_items, t_items = len(LIST_ITEM_RE.findall(s_prose)), len(LIST_ITEM_RE.findall(t_prose))
     if s_items >= 2 and t_items < s_items and not rep:
         return f"{t_items} list items, source has {s_items}"
@@ -63,12 +64,12 @@ def check(ctx: QAContext) -> str:
             and not (rep and ratio >= TRUNCATED_SOFT_RATIO)):  # a loop at the end of complete content: repetition only
         return f"{why}; source ends with a full sentence"
     if why and ends_terminal(source) and long_enough and ratio < TRUNCATED_SOFT_RATIO:
-        return f"{why} and {ratio:.0%} of the expected length"
+        return Evidence(f"{why} and {ratio:.0%} of the expected length", HEURISTIC)
     last_line = translation.rstrip().rsplit("\n", 1)[-1]
     if (why and ends_terminal(source) and translation.rstrip()[-1:].isalpha() and not rep and ratio < 1.0
             and not _HASHTAG_RE.search(last_line) and len(ctx.s_words) >= MIN_TRANSLATABLE_WORDS
             and not ctx.verdict("untranslated")):  # a copy of the source is not cut
-        return "ends on a word with no final punctuation; source ends with a full sentence"
+        return Evidence("ends on a word with no final punctuation; source ends with a full sentence", HEURISTIC)
     lost = _lost_sentences(s_prose, t_prose, ratio) if long_enough else ""
     if lost:
         return lost
@@ -78,10 +79,10 @@ def check(ctx: QAContext) -> str:
     if long_enough and ratio < TRUNCATED_LINES_RATIO:
         sp, tp = paragraphs(s_prose), paragraphs(t_prose)
         if tp < sp:
-            return f"{tp} paragraphs, source has {sp} ({ratio:.0%} of the expected length)"
+            return Evidence(f"{tp} paragraphs, source has {sp} ({ratio:.0%} of the expected length)", HEURISTIC)
         sl, tl = lines(s_prose), lines(t_prose)
         if tl < sl:
-            return f"{tl} lines, source has {sl} ({ratio:.0%} of the expected length)"
+            return Evidence(f"{tl} lines, source has {sl} ({ratio:.0%} of the expected length)", HEURISTIC)
     return ""
 
 
@@ -101,7 +102,8 @@ def _lost_sentences(s_prose: str, t_prose: str, ratio: float) -> str:
     if sq > tq and ratio < TRUNCATED_QUESTION_RATIO:
         return f"{ts} sentences, source has {ss}; {sq - tq} question(s) with no counterpart ({ratio:.0%} of the expected length)"
     if ratio < TRUNCATED_SENTENCES_RATIO:
-        return f"{ts} sentences, source has {ss}; {ss - ts} with no counterpart ({ratio:.0%} of the expected length)"
+        return Evidence(f"{ts} sentences, source has {ss}; {ss - ts} with no counterpart ({ratio:.0%} of the expected "
+                        "length)", margin_score(TRUNCATED_SENTENCES_RATIO - ratio, 0.3))
     return ""
 
 
@@ -115,4 +117,5 @@ def _lost_tail(ctx: QAContext) -> str:
     starts = [s_prose.find(item) for item in missing]
     if min(starts) < 0 or min(starts) / max(len(s_prose), 1) < ctx.ratio:
         return ""
-    return f"source ends with {short(missing, 3)}, not in the translation ({ctx.ratio:.0%} of the expected length)"
+    return Evidence(f"source ends with {short(missing, 3)}, not in the translation ({ctx.ratio:.0%} of the expected "
+                    "length)", HEURISTIC)

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
+from benchmark.qa.evidence import HEURISTIC, Evidence
 from benchmark.qa.features import TOKEN_RE, is_title_like, norm, short, words
 from benchmark.qa.language_id import LID_MIN_WORDS
 
@@ -45,7 +46,7 @@ def check(ctx: QAContext) -> str:
     if ctx.t_lid_words >= LID_MIN_WORDS:
         top, value = ctx.confidences(ctx.t_lid)[0]
         if top == src_lang and value >= UNTRANSLATED_CONFIDENCE:
-            return f"detected as {top} ({value:.2f}), not {tgt}"
+            return Evidence(f"detected as {top} ({value:.2f}), not {tgt}", value)
     source_vocab = {w.lower() for w in ctx.s_words}
     for seg in ctx.t_segments:
         seg_conf = ctx.confidences(seg)
@@ -54,7 +55,7 @@ def check(ctx: QAContext) -> str:
             seg_words = [w.lower() for w in words(seg)]
             new = sum(1 for w in seg_words if w not in source_vocab) / max(len(seg_words), 1)
             if new <= SEGMENT_MAX_NEW_WORDS and not _task_input(ctx.s_prose, seg):
-                return f"sentence left in {top}: {short([seg], 1, 50)}"
+                return Evidence(f"sentence left in {top}: {short([seg], 1, 50)}", HEURISTIC)
     return _copied_run(ctx)
 
 
@@ -84,7 +85,7 @@ def _copied_run(ctx: QAContext) -> str:
             continue
         top = ctx.confidences(text)[0][0] if ctx.detectable else ctx.src_lang
         if top == ctx.src_lang:
-            return f"{block.size} words left in {top}, no translation: {short([text], 1, 50)}"
+            return Evidence(f"{block.size} words left in {top}, no translation: {short([text], 1, 50)}", HEURISTIC)
     return ""
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from benchmark.qa.evidence import HEURISTIC, Evidence
 from benchmark.qa.features import short
 from benchmark.qa.language_id import LID_MIN_WORDS
 
@@ -40,15 +41,15 @@ def check(ctx: QAContext) -> str:
             or (n_words >= WRONG_LANGUAGE_LONG_WORDS and value - target_conf >= WRONG_LANGUAGE_LONG_MARGIN)
             or target_conf <= WRONG_LANGUAGE_MAX_TARGET_CONFIDENCE
         ):
-            return f"detected as {top} ({value:.2f}), {tgt} only {target_conf:.2f}"
+            return Evidence(f"detected as {top} ({value:.2f}), {tgt} only {target_conf:.2f}", value)
     for seg in ctx.t_segments:
         top, value = ctx.confidences(seg)[0]
         if top not in (tgt, src_lang) and value >= SEGMENT_CONFIDENCE:
-            return f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}"
+            return Evidence(f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}", value)
     for seg in ctx.t_short_segments:
         conf = ctx.confidences(seg)
         top, value = conf[0]
         if top not in (tgt, src_lang) and value >= SHORT_SEGMENT_CONFIDENCE and \
                 dict(conf).get(tgt, 0.0) <= SHORT_SEGMENT_MAX_TARGET:
-            return f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}"
+            return Evidence(f"sentence in {top} ({value:.2f}): {short([seg], 1, 50)}", HEURISTIC)
     return ""
