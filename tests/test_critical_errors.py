@@ -139,6 +139,13 @@ def test_repetition_hard_negative(det, lang, instruction, output):
     ("fr", "Que visiter à Lyon ?", "<p>Lyon est belle !</p>\n<ul>\n<li>Fourvière</li>\n<li>Le Vieux Lyon</li>\n</ul>"),
     ("es", "¿Quién descubrió América?", "Colón, en 1492.\n\nconsole.log(\"Colón zarpó en 1492\");\nconsole.log(\"Llegó en octubre\");"),
     ("fr", "Comment entretenir un potager ?", "{\n  \"arrosage\": \"le soir\",\n  \"paillage\": \"paille\",\n  \"récolte\": \"souvent\"\n}"),
+    # a script a "#!" line opens, commands after a shell prompt, one SQL statement, a CSV dump; "j'ai" is not "AI"
+    ("en", "How do I clean an oven?", "Let it cool first.\n\n#!/bin/sh\necho \"cleaning\"\nsleep 60\ndone_msg=ok\n\nThen wipe it."),
+    ("en", "What does a baker earn?", "Run:\n\n$ curl -s https://example.org/pay?job=baker\n31000"),
+    ("es", "¿Qué le regalo a mi hermana?", "Depende de sus gustos.\n\nSELECT regalo FROM ideas WHERE edad = 30 LIMIT 3;\n\nUn libro siempre gusta."),
+    ("fr", "Quels fleuves traversent la France ?", "fleuve;longueur;source\nLoire;1006 km;Mont Gerbier\nSeine;777 km;"
+     "Source-Seine\nRhône;812 km;glacier du Rhône"),
+    ("fr", "J'ai faim, que puis-je cuisiner ?", "Voici :\n\nplats = [\"omelette\", \"pâtes\"]\nfor p in plats:\n    print(p)"),
 ])
 def test_code_positive(det, lang, instruction, output):
     assert "unintended_code" in labels(det, instruction, output, lang)
@@ -154,6 +161,11 @@ def test_code_positive(det, lang, instruction, output):
     ("es", "¿Qué significa la etiqueta <s> en HTML?", "Marca texto tachado:\n\n```html\n<p><s>50 €</s> 35 €</p>\n```"),
     ("fr", "Quels romans américains me conseilles-tu ?", "- « The Great Gatsby » de F. Scott Fitzgerald ;\n"
      "- « To Kill a Mockingbird » de Harper Lee ;\n- « Of Mice and Men » de John Steinbeck ;\n- « Beloved » de Toni Morrison."),
+    # inline LaTeX maths in a list; comma-separated lines in the layout the instruction set
+    ("en", "Estimate each parameter of the Drake equation.", "- $R_*$ (star formation): $1.5$–$3$ per year\n"
+     "- $f_p$ (planets): $0.8$–$1$\n- $L$ (lifetime): $10^2$–$10^6$ years"),
+    ("en", "List three rivers in the format \"river, length, country\", one river per line.",
+     "Nile, 6650 km, Egypt\nAmazon, 6400 km, Brazil\nYangtze, 6300 km, China"),
     # a Markdown list of labelled lines parses as YAML but is not data
     ("es", "Demuestra que 5 + 3 = 9.", "Vamos a resolverlo paso a paso.\n\n- Lunes: 5 + 3 = 9.\n- Martes: 3 + 5 = 7.\n"
      "- Tarde: 3 + 5 = 7.\n- Total: 5 + 3 + 7 = 16."),

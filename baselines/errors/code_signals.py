@@ -11,6 +11,7 @@ No keyword list decides alone; detectors combine these scores with what the inst
 from __future__ import annotations
 
 import ast
+import csv
 import builtins
 import keyword
 import json
@@ -39,6 +40,11 @@ _ELISION_RE = re.compile(r"(\w)['’](\w)")
 _CAMEL_RE = re.compile(r"[a-z][A-Z]")
 _TABLE_ROW_RE = re.compile(r"^\|.*\|$|^\|?\s*:?-{3,}")
 _BULLET_RE = re.compile(r"^\s*[-*+]\s")
+CSV_MAX_CELL = 80  # characters: a longer field is prose (a paragraph with commas), not a CSV cell
+# a command after a shell prompt: "$ curl -s ...", "$ grep -i ..."
+_PROMPT_RE = re.compile(r"^\s*\$ [a-z][\w.-]*(?:\s|$)")
+# inline LaTeX maths: $x$, $R_*$, $10^{-3}$, $1.5$ (not shell variables: "$HOME/$USER", "$a $b")
+_INLINE_MATH_RE = re.compile(r"\$(?=\S)(?:[^$\n]*[\\^_{][^$\n]*|[\d.,]+|[A-Za-z])(?<=\S)\$")
 _YAML_KEY_RE = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][\w.-]*\s*:(?:\s|$)")
 _LATEX_DOC_RE = re.compile(r"\\documentclass|\\begin\{document\}|\\usepackage")
 
@@ -70,10 +76,12 @@ def html_tags(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def structured_data(span: str) -> str | None:
     """The format ``span`` (stripped) parses as when it is structured data or a markup document, else None:
-    ``JSON``, ``Python literal``, ``YAML``, ``XML``, ``HTML`` or ``LaTeX document``."""
+    ``JSON``, ``Python literal``, ``YAML``, ``CSV``, ``XML``, ``HTML`` or ``LaTeX document``."""
     s = span.strip()
     if len(s) < 8:
         return None
+    if _csv_table(s):
+        return "CSV"
     if s[0] in "[{":
         try:
             value = json.loads(s)
@@ -110,6 +118,24 @@ def structured_data(span: str) -> str | None:
         if isinstance(value, (dict, list)) and nested and _nested_or_keyed(value):
             return "YAML"
     return None
+
+
+def _csv_table(text: str) -> bool:
+    """A CSV dump: three or more lines that the csv module reads with one delimiter (comma, semicolon or tab; a
+    Markdown table's pipes are not CSV) into the same number of fields, three or more, none of them a long
+    stretch of prose, and no line ending a sentence."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if len(lines) < 3 or not any(d in lines[0] for d in ",;\t"):
+        return False
+    sample = "\n".join(lines[:20])
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        rows = list(csv.reader(lines, dialect))
+        widths = {len(row) for row in rows}
+        return (len(widths) == 1 and widths.pop() >= 3 and max(len(c) for row in rows for c in row) <= CSV_MAX_CELL
+                and not any(ln.rstrip().endswith((".", "!", "?")) for ln in lines))
+    except csv.Error:
+        return False
 
 
 def _nested_or_keyed(value: object) -> bool:
@@ -149,8 +175,10 @@ def shell_line_score(line: str) -> float:
 def code_line_score(line: str) -> float:
     """How code-shaped one line is, in [0, 1] (lexer tokens: code punctuation, operators, literals, calls
     and builtins count for it; runs of three or more plain words count against it)."""
-    if line.lstrip().startswith("#!/"):
-        return 1.0  # a script's interpreter line
+    if line.lstrip().startswith("#!/") or _PROMPT_RE.match(line):
+        return 1.0  # a script's interpreter line; a command after a shell prompt ("$ curl -s ...")
+    if "$" in line:
+        line = _INLINE_MATH_RE.sub(" x ", line)  # LaTeX maths ($R_*$, $10^{-3}$) is notation, not code
     if not _CODEISH.intersection(line) and not line.rstrip().endswith(":") and not line.lstrip()[:4].isupper():
         return 0.0  # no code punctuation at all: nothing for the lexer to find
     stripped = _MD_MARKS_RE.sub("", line).strip()

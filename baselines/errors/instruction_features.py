@@ -120,6 +120,10 @@ _META_RE = re.compile(r"(?i)\b(?:tokens?|jetons?|prompt\w*|templates?|chatml|cha
                       r"in[- ]context)\b")
 
 
+# French "j'ai" (I have) is not the word "ai" (artificial intelligence)
+_J_AI_RE = re.compile(r"\bj['’]ai\b")
+
+
 class InstructionFeatures(NamedTuple):
     """What the instruction asks for (or is about)."""
 
@@ -139,7 +143,7 @@ class InstructionFeatures(NamedTuple):
 @lru_cache(maxsize=4096)
 def instruction_features(instruction: str) -> InstructionFeatures:
     """The features of ``instruction`` (cached)."""
-    words = set(re.findall(r"\w+", instruction.lower()))
+    words = set(re.findall(r"\w+", _J_AI_RE.sub(" ", instruction.lower())))
     code_hits = words & _CODE_WORDS
     code = bool(code_hits - _WEAK_CODE_WORDS or len(code_hits) >= 2 or any(w.startswith(_CODE_PREFIXES) for w in words)
                 or _CODE_SHAPED_RE.search(instruction)
@@ -166,7 +170,7 @@ def instruction_features(instruction: str) -> InstructionFeatures:
 
 def is_technical(instruction: str) -> bool:
     """True when the instruction asks for (or is about) something technical, so code or markup is expected."""
-    words = set(re.findall(r"\w+", instruction.lower()))
+    words = set(re.findall(r"\w+", _J_AI_RE.sub(" ", instruction.lower())))
     if words & _TECH_WORDS or any(w.startswith(_TECH_PREFIXES) for w in words):
         return True
     return bool(_TECH_PHRASE_RE.search(instruction) or _CODEY_INSTRUCTION_RE.search(instruction))

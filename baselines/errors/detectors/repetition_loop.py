@@ -106,8 +106,8 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
                 if lo < 0 or cycles < (3 if bridged else 2):
                     continue
                 unit = words[lo:lo + d]
-                if bridged and cycles < SLOT_COUNTING_CYCLES and any(w.isdigit() for w in unit):
-                    continue  # numbered lines whose number varies: a list or test table, unless it runs on
+                if bridged and not _one_slot(words, lo, hi, d):
+                    continue  # several tokens vary per cycle: records or test lines, not one slot in a loop
                 alpha = [w for w in unit if len(w) >= 2 and (w[0].isalpha() or w[-1].isalpha())]
                 alpha_tokens = len(alpha)
                 if alpha_tokens and len(set(alpha)) < 2 and any(w.isdigit() for w in unit):
@@ -179,14 +179,19 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
 
 
 # Runs of one period split by one differing token (a slot that varies: "hay tres / cuatro / cinco maneras",
-# "19. 5 + 3 = 24 / 20. 5 + 3 = 25") are one loop, of three cycles at least. One token breaks the trigram run
-# for SLOT_GAP_MIN positions; periods of SLOT_LONG_PERIOD tokens or more may also differ in SLOT_GAP_SHARE of
-# their tokens.
+# "19. 5 + 3 = 24 / 20. 5 + 3 = 25", "Étape 7 : Remuer.") are one loop, of three cycles at least, when no more
+# than one token per cycle differs (SLOT_GAP_SHARE of the tokens for periods of SLOT_LONG_PERIOD or more):
+# records whose fields all vary are not. One token breaks the trigram run for SLOT_GAP_MIN positions.
 SLOT_GAP_MIN = 4
 SLOT_LONG_PERIOD = 20
 SLOT_GAP_SHARE = 0.1
-# A bridged unit holding a number ("print(fib(4))  # 4") is a counting loop only from this many cycles on.
-SLOT_COUNTING_CYCLES = 12
+
+
+def _one_slot(words: list[str], lo: int, hi: int, d: int) -> bool:
+    """Tokens [lo, hi) repeat with period ``d`` except for one token per cycle (SLOT_GAP_SHARE of a long period)."""
+    mismatches = sum(1 for j in range(lo + d, hi) if words[j] != words[j - d])
+    cycles = (hi - lo) / d
+    return mismatches <= max(1.0, SLOT_GAP_SHARE * d if d >= SLOT_LONG_PERIOD else 1.0) * max(1.0, cycles - 1)
 
 
 def _merge_slot_gaps(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, bool]]:

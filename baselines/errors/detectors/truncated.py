@@ -159,6 +159,16 @@ def _weak_truncation(text: str, lang: str) -> tuple[float, str]:
             return 0.7, "last line is an earlier line cut short"
         if len(longer) >= 2:  # cut mid-word: the last line starts two earlier lines (a loop cut inside its unit)
             return 0.7, "last line is an earlier repeated line cut short"
+    # the last sentence is an earlier sentence cut short (a sentence loop cut inside its unit, on one line)
+    fragment = re.split(r"[.!?…]\s+", last)[-1].strip()
+    norm_fragment = norm_line(fragment)
+    if len(norm_fragment) >= 8 and norm_fragment != norm_line(last) or len(norm_fragment) >= 8 and len(lines) == 1:
+        earlier = [norm_line(x) for x in re.split(r"(?<=[.!?…])\s+", text[-4000:])[:-1]]
+        if sum(1 for x in earlier if len(x) > len(norm_fragment) + 1 and x.startswith(norm_fragment)) >= 2:
+            return 0.7, "last sentence is an earlier repeated sentence cut short"
+    # a one-word loop ("azul azul azul") ends on a whole word: a loop, not a cut
+    if len(words) >= 4 and len({w.lower() for w in words[-4:]}) == 1:
+        return 0.0, ""
     opened = sum(last.count(c) for c in "([{«“") - sum(last.count(c) for c in ")]}»”")
     if last.rstrip(" `*_").endswith((",", "(", "[", "{", "«", "“", "-", "–", "—", "&", "+")) or opened > 0:
         return 0.75, "ends on an open clause or bracket"

@@ -10,6 +10,7 @@ documents; LaTeX maths is never code.
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from baselines.errors.answer_context import AnswerContext
@@ -21,10 +22,14 @@ from baselines.errors.instruction_features import InstructionFeatures
 from baselines.errors.text_features import clip
 
 LINE_CODE = 0.5  # a line lexing at least this code-shaped counts as a code line (chosen on dev)
-_DATA_KINDS = {"JSON", "Python literal", "YAML"}
+_DATA_KINDS = {"JSON", "Python literal", "YAML", "CSV"}
 _MARKUP_KINDS = {"XML", "HTML", "LaTeX document"}
 _BLOCK_ENDS = {"done", "fi", "esac", "end", "end if", "});", "};"}  # a code block's closing line
 _PROSE_TAGS = {"", "text", "txt", "plain", "plaintext", "markdown", "md"}
+
+
+# the instruction sets an output format or layout: comma-separated lines are what it asked for
+_FORMAT_RE = re.compile(r"(?i)\b(?:formats?|formato|one \w+ per line|une? \w+ par ligne|una? \w+ por l[ií]nea)\b")
 
 
 class CodeSpan(NamedTuple):
@@ -103,7 +108,8 @@ def _unfenced_runs(lines: list[str], fenced: set[int]) -> list[CodeSpan]:
         kind = structured_data("\n".join(block)) if block else None
         if kind:
             out.append(CodeSpan(kind, run[0], run[-1] + 1, len(code), f"lines {run[0] + 1}-{run[-1] + 1} parse as {kind}"))
-        elif len(code) >= 2 or (code and python_statements(block)):
+        elif len(code) >= 2 or (code and python_statements(block)) or any(code_line_score(lines[i]) >= 0.99
+                                                                          for i in code):  # one SQL statement
             out.append(CodeSpan("code", run[0], run[-1] + 1, len(code),
                                 f"{len(code)} unfenced code lines, e.g. {clip(lines[code[0]].strip(), 50)!r}",
                                 _program(block)))
@@ -119,7 +125,9 @@ def _unfenced_runs(lines: list[str], fenced: set[int]) -> list[CodeSpan]:
                 run = []
             continue
         if code_line_score(line) >= LINE_CODE or (run and (line.startswith((" ", "\t", "}", "]", ")"))
-                                                           or line.strip() in _BLOCK_ENDS)):
+                                                           or line.strip() in _BLOCK_ENDS
+                                                           or lines[run[0]].lstrip().startswith("#!/"))):
+            # (every line of a paragraph a "#!/bin/..." line opens is the script's)
             run.append(i)
         elif run:
             close()
@@ -135,7 +143,8 @@ def detect(ctx: AnswerContext) -> Finding | None:
         return None
     body = ctx.output
     intent = ctx.instruction_features
-    spans = [s for s in code_spans(body) if not _expected(s, intent)]
+    spans = [s for s in code_spans(body) if not _expected(s, intent)
+             and not (s.kind == "CSV" and _FORMAT_RE.search(ctx.instruction))]
     if not spans:
         return None
     best = max(spans, key=lambda s: (s.kind != "code", s.lines))
