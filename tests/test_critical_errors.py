@@ -245,6 +245,12 @@ def test_requests_language():
     ("en", "Why do cats purr?", "Cats purr when they are content.</s>"),
     ("es", "Explica la fotosíntesis.", "Las plantas usan la luz.\n```\n\n# Consulta:\n```¿Y la respiración?```"),
     ("en", "Tallest mountain in Africa?", "Kilimanjaro.\n\nHuman: And in Europe?\n\nAssistant: Elbrus."),
+    # invented few-shot pairs, role names left bare by stripped special tokens, the system prompt copied
+    ("fr", "Quelle est la capitale du Pérou ?", "Lima.\n\nQuestion 2 : Quelle est la capitale du Chili ?\nRéponse 2 : "
+     "Santiago.\n\nQuestion 3 : Et de l'Argentine ?\nRéponse 3 : Buenos Aires."),
+    ("es", "¿Cuántas patas tiene una araña?", "Ocho.\n\nP: ¿Y un insecto?\nR: Seis.\n\nP: ¿Y un ciempiés?\nR: Muchas."),
+    ("en", "What should I call you?", "Call me anything you like.\nuser\nOk, Sam. Your favourite colour?\nmodel\nBlue."),
+    ("es", "¿Cómo consuelo a un amigo?", "Eres un asistente útil, respetuoso y honesto. Escúchalo y acompáñalo."),
 ])
 def test_format_leak_positive(det, lang, instruction, output):
     assert "format_leak" in labels(det, instruction, output, lang)
@@ -258,6 +264,12 @@ def test_format_leak_positive(det, lang, instruction, output):
     ("en", "How do I make pumpkin pie?", "### Ingredients:\n- 1 can pumpkin\n\n### Instructions:\n1. Preheat the oven.\n2. Bake."),
     ("fr", "Définis quelques termes.", "- Utilisateur : personne qui utilise un service.\n- Assistant : programme qui aide."),
     ("es", "¿Qué significa <s> en HTML?", "Texto tachado: `<s>50 €</s>`, por ejemplo <s>viejo</s> nuevo."),
+    # Q/A pairs the instruction asks for, or under a heading of their own; a role word inside a sentence
+    ("en", "Write a short FAQ for a bakery website.", "Q: Do you bake gluten-free bread?\nA: Yes, on Fridays.\n"
+     "Q: Do you deliver?\nA: Within 5 km."),
+    ("fr", "Des notes d'étude sur la Révolution française ?", "- 1789 : prise de la Bastille.\n- 1792 : la République.\n\n"
+     "**Fiches de révision**\nQ : Quand la Bastille est-elle prise ?\nR : En 1789."),
+    ("en", "How do I add a user on Linux?", "Run adduser as root, then set a password for the new user."),
 ])
 def test_format_leak_hard_negative(det, lang, instruction, output):
     assert "format_leak" not in labels(det, instruction, output, lang)
@@ -287,6 +299,15 @@ def test_empty_negative(det, lang, output):
 ])
 def test_truncated_positive(det, lang, output, finish_reason):
     assert "truncated" in labels(det, "Question?", output, lang, finish_reason)
+
+
+def test_truncation_is_judged_before_a_leak(det):
+    # the answer before the leaked turn is complete and the leak stops on a bare label: no cut
+    assert labels(det, "Tallest mountain in Africa?", "Kilimanjaro.\n\nHuman: And in Europe?\n\nAssistant: Elbrus.\n\nHuman:",
+                  "en") == ["format_leak"]
+    # the answer stops mid-sentence where a special token starts the leak: both
+    assert labels(det, "Comment faire du tahini ?", "Faites griller le sésame puis mixez-le avec de l'huile et<|im_end|>\n"
+                  "<|im_start|>user\nEt la sauce ?", "fr") == ["format_leak", "truncated"]
 
 
 @pytest.mark.parametrize("lang,output,finish_reason", [

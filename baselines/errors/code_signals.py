@@ -45,6 +45,7 @@ CSV_MAX_CELL = 80  # characters: a longer field is prose (a paragraph with comma
 _PROMPT_RE = re.compile(r"^\s*\$ [a-z][\w.-]*(?:\s|$)")
 # inline LaTeX maths: $x$, $R_*$, $10^{-3}$, $1.5$ (not shell variables: "$HOME/$USER", "$a $b")
 _INLINE_MATH_RE = re.compile(r"\$(?=\S)(?:[^$\n]*[\\^_{][^$\n]*|[\d.,]+|[A-Za-z])(?<=\S)\$")
+_TOP_KEY_RE = re.compile(r"^([A-Za-z_][\w.-]*)\s*:(?:\s|$)")
 _YAML_KEY_RE = re.compile(r"^\s*(?:-\s+)?[A-Za-z_][\w.-]*\s*:(?:\s|$)")
 _LATEX_DOC_RE = re.compile(r"\\documentclass|\\begin\{document\}|\\usepackage")
 
@@ -115,7 +116,9 @@ def structured_data(span: str) -> str | None:
             value = yaml.safe_load(s)
         except yaml.YAMLError:
             value = None
-        if isinstance(value, (dict, list)) and nested and _nested_or_keyed(value):
+        top_keys = [m.group(1) for ln in lines if (m := _TOP_KEY_RE.match(ln))]
+        unique = len(top_keys) == len(set(top_keys))  # "USER: ... / USER: ...": turns of a chat, not one mapping
+        if isinstance(value, (dict, list)) and nested and unique and _nested_or_keyed(value):
             return "YAML"
     return None
 

@@ -11,7 +11,8 @@ _STRIP_FOR_LANG = [
     re.compile(r"```.*?(?:```|\Z)", re.S),
     re.compile(r"`[^`\n]*`"),
     re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.]+"),
-    re.compile(r"«[^»\n]{0,200}»|“[^”\n]{0,200}”|\"[^\"\n]{0,200}\"|„[^“\n]{0,200}“|\*[^*\n]{1,120}\*|_[^_\n]{1,120}_"),
+    re.compile(r"«[^»\n]{0,200}»|“[^”\n]{0,200}”|\"[^\"\n]{0,200}\"|„[^“\n]{0,200}“|\*\*[^*\n]{1,120}\*\*|"
+               r"\*[^*\n]{1,120}\*|_[^_\n]{1,120}_"),  # quotes, bold names and italic titles
     re.compile(r"(?<![\w'’-])[A-ZÀ-ÖØ-Þ][\w'’-]*"),  # capitalised words: names, titles, sentence starts
     re.compile(r"[#|>*_~\d]+"),
 ]

@@ -31,8 +31,37 @@ _LEAK_PREAMBLE_RE = re.compile(
 # a fabricated few-shot continuation: an "Input:" line, then an "Output:" line (EN / FR / ES)
 _EXAMPLE_PAIR_RE = re.compile(r"(?ms)^[ \t>*]*(?:Input|Entr[ée]e|Entrada)[ \t]*\**:.*?^[ \t>*]*(?:Output|Sortie|Salida)"
                               r"[ \t]*\**:")
+# an invented few-shot pair: a question line, then an answer line, labelled the way in-context examples are
+# ("Question 2: ... / Answer 2: ...", "Q: / A:", "P: / R:", "Pregunta: / Respuesta:"), after the answer began
+_PAIR_LABELS = r"(?:Q|P|Question|Pregunta|Query|Requ[êe]te|Consulta|Instruction|Instrucci[oó]n)"
+_ANSWER_LABELS = r"(?:A|R|Answer|R[ée]ponse|Respuesta|Response)"
+_QA_PAIR_RE = re.compile(rf"(?m)^[ \t>*#]*{_PAIR_LABELS}[ \t]*\d*[ \t]*\**[ \t]*:.*\n(?:.*\n)??"
+                         rf"[ \t>*#]*{_ANSWER_LABELS}[ \t]*\d*[ \t]*\**[ \t]*:")
+# a question-and-answer layout the instruction itself asks for
+_QA_ASKED_RE = re.compile(r"(?i)\bfaq\b|\bquiz\b|q ?& ?a|questions?[- ](?:and|et|y)[- ](?:answers?|r[ée]ponses?|"
+                          r"respuestas?)|preguntas? y respuestas?|questions?[- ]r[ée]ponses?|flash ?cards?|"
+                          r"interview|entrevista|riddles?|devinettes?|adivinanzas?")
+# role names left alone on a line when a chat template's special tokens were stripped ("user" / "model")
+_BARE_ROLE_RE = re.compile(r"(?im)^[ \t]*(?:user|model|assistant|system|human)[ \t]*$")
+# the system prompt copied at the start of the answer ("You are a helpful, respectful and honest assistant")
+_SYSTEM_PROMPT_RE = re.compile(r"(?i)^\W*(?:you are|you're|tu es|vous [êe]tes|eres|usted es) (?:a|an|un|une|una) "
+                               r"[^.\n]{0,80}\b(?:assistant|asistente|AI|IA)\b")
 _PREAMBLE_KEYS = ("describes a task", "curious user", "curious human", "crit une t", "describe una tarea",
                   "their queries", "leurs requ", "leurs questions", "sus consultas", "sus preguntas")
+
+
+_LABEL_LINE_RE = re.compile(rf"^[ \t>*#]*(?:{_PAIR_LABELS}|{_ANSWER_LABELS})[ \t]*\d*[ \t]*\**[ \t]*:")
+
+
+def _runs_on_in_pairs(output: str, start: int) -> bool:
+    """From ``start`` to the end the answer is question/answer pairs (most lines labelled), not announced by the
+    line before ("Exemple de FAQ :") nor under a heading: the model ran on into new examples."""
+    before = [ln for ln in output[:start].split("\n") if ln.strip()]
+    last = before[-1].strip() if before else ""
+    if last.rstrip(" *").endswith(":") or re.fullmatch(r"\*\*[^*]+\*\*|#{1,6}\s+\S.*", last):
+        return False  # announced, or under a heading of its own ("**Self-test flashcards**")
+    tail = [ln for ln in output[start:].split("\n") if ln.strip()]
+    return sum(1 for ln in tail if _LABEL_LINE_RE.match(ln)) >= 0.6 * len(tail)
 
 
 def detect(ctx: AnswerContext) -> Finding | None:
@@ -74,6 +103,16 @@ def detect(ctx: AnswerContext) -> Finding | None:
     if example and not _EXAMPLE_PAIR_RE.search(instruction) and not re.search(r"(?i)\b(?:input|output|entr[ée]e|"
                                                                               r"sortie|entrada|salida)\b", instruction):
         hits.append((0.8, example.start(), "an invented Input:/Output: example"))
+    pair = _QA_PAIR_RE.search(output)
+    if (pair and output[:pair.start()].strip() and not _QA_PAIR_RE.search(instruction) and not dialogue
+            and not _QA_ASKED_RE.search(instruction) and _runs_on_in_pairs(output, pair.start())):
+        hits.append((0.8, pair.start(), "an invented question/answer example"))
+    roles = list(_BARE_ROLE_RE.finditer(output))
+    if len(roles) >= 2 and output[:roles[0].start()].strip() and not dialogue and not meta:
+        hits.append((0.85, roles[0].start(), f"bare chat roles ({len(roles)} lines such as {roles[0].group(0).strip()!r})"))
+    m = _SYSTEM_PROMPT_RE.search(output)
+    if m and not meta and not _SYSTEM_PROMPT_RE.search(instruction):
+        hits.append((0.85, m.start(), f"the system prompt copied: {clip(m.group(0), 50)!r}"))
     low = output.lower()
     m = _LEAK_PREAMBLE_RE.search(output) if any(k in low for k in _PREAMBLE_KEYS) else None
     if m and not _LEAK_PREAMBLE_RE.search(instruction):

@@ -36,6 +36,8 @@ _OPEN_BIGRAMS = {"so that", "such that", "now that", "given that", "provided tha
 _TERMINAL_RE = re.compile(r"[.!?…。！？;]['\"”’»)\]*_`]*$|[.!?…]\s*\**$")
 _TRUNC_MARKER_RE = re.compile(r"(?:\.\.\.|…)?\s*[(\[]\s*(?:truncated|tronqué|truncado|cut off)\s*[)\]]\s*$", re.I)
 _ENDS_LIST_RE = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|[a-zA-Z][.)])\s+")
+_BARE_LABEL_RE = re.compile(r"^[ \t#>*]*[^\W\d_][\w ]{0,20}?(?:[ \t]*\d+)?[ \t]*:[ \t*]*$|\[/?INST\]\s*$|<[^>\s]+>\s*$")
+_FENCE_TAIL_RE = re.compile(r"(?:\s*```)+\s*$")
 _EMOJI_END_RE = re.compile(r"[\U0001F000-\U0001FFFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200d]\s*$")
 
 
@@ -56,9 +58,28 @@ def detect(ctx: AnswerContext) -> Finding | None:
         return None
     output, finish_reason, lang = ctx.output, ctx.finish_reason, ctx.lang
     text = output.rstrip()
+    fr = (finish_reason or "").strip().lower() or None
+    leak = ctx.finding("format_leak")
+    if leak is not None and leak.span is not None and leak.span[0] > 0:
+        # the answer before the scaffolding it ran on into is judged alone (a token limit fell in the leak); the
+        # leaked text is judged too unless it stops on a bare label ("Human:", "Output:"): an empty new turn
+        cut = leak.span[0]
+        fence = re.match(r"```[ \t]*\n", output[cut:])  # a leak found with the fence before its header
+        before = output[:cut + (fence.end() if fence else 0)].rstrip()
+        if len(re.findall(r"(?m)^\s*```", before)) % 2 == 1:
+            before = _FENCE_TAIL_RE.sub("", before).rstrip()  # the fence closing a block the prompt opened
+        found = _judge(before, None, lang)
+        last = text.rsplit("\n", 1)[-1]
+        if found is None and not _BARE_LABEL_RE.search(last):
+            found = _judge(text, fr, lang)
+        return found
+    return _judge(text, fr, lang)
+
+
+def _judge(text: str, fr: str | None, lang: str) -> Finding | None:
+    """The truncation finding for ``text`` (rstripped) given the finish reason, or None."""
     if not text:
         return None
-    fr = (finish_reason or "").strip().lower() or None
     tail_start = max(0, len(text) - 40)
     m = _TRUNC_MARKER_RE.search(text, tail_start)
     if m:
@@ -77,6 +98,9 @@ def detect(ctx: AnswerContext) -> Finding | None:
     if open_structure:
         return Finding("truncated", 0.85, tail, f"{open_structure}: {clip(text[-40:], 40)!r}")
     weak, why = _weak_truncation(text, lang)
+    short_list = _fewer_items_than_announced(text)
+    if short_list and weak < 0.7:
+        weak, why = 0.7, short_list
     if fr in ("length", "max_tokens", "max_length"):
         if weak > 0 or not (_ends_complete(text) or _repeats_earlier_line(text)):
             return Finding("truncated", 0.9, tail, f"finish_reason={fr} and the text stops mid-unit "
@@ -88,6 +112,24 @@ def detect(ctx: AnswerContext) -> Finding | None:
 
 
 _EMPTY_ITEM_RE = re.compile(r"^[#>*\-•+\s]*(?:\d+|[a-z])?[.)]?\s*$")
+
+
+_ANNOUNCED_RE = re.compile(r"(?<![\d.,])([2-9]|1[0-9]|20)\s+[^\W\d_][^\n:]*:\s*$")
+
+
+def _fewer_items_than_announced(text: str) -> str:
+    """A line announcing N things ("Here are 5 tips:") followed by a list of fewer items that ends the answer."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    for k in range(len(lines) - 2, -1, -1):
+        m = _ANNOUNCED_RE.search(lines[k])
+        if m:
+            after = lines[k + 1:]
+            items = [ln for ln in after if _ENDS_LIST_RE.match(ln)]
+            top = [ln for ln in items if not ln.startswith((" ", "\t"))]
+            if after and len(items) == len(after) and 0 < len(top) < int(m.group(1)):
+                return f"announces {m.group(1)} items, gives {len(top)}"
+            return ""
+    return ""
 
 
 def _open_structure(text: str) -> str:
