@@ -128,17 +128,19 @@ def _csv_table(text: str) -> bool:
     Markdown table's pipes are not CSV) into the same number of fields, three or more, none of them a long
     stretch of prose, and no line ending a sentence."""
     lines = [ln for ln in text.split("\n") if ln.strip()]
-    if len(lines) < 3 or not any(d in lines[0] for d in ",;\t"):
+    if len(lines) < 3 or any(ln.rstrip().endswith((".", "!", "?")) or len(ln) > 3 * CSV_MAX_CELL for ln in lines):
         return False
-    sample = "\n".join(lines[:20])
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        rows = list(csv.reader(lines, dialect))
+    for delimiter in ",;\t":
+        counts = {ln.count(delimiter) for ln in lines}
+        if len(counts) != 1 or counts.pop() < 2:
+            continue  # cheap test first: the same number of delimiters on every line
+        try:
+            rows = list(csv.reader(lines, delimiter=delimiter))
+        except csv.Error:
+            return False
         widths = {len(row) for row in rows}
-        return (len(widths) == 1 and widths.pop() >= 3 and max(len(c) for row in rows for c in row) <= CSV_MAX_CELL
-                and not any(ln.rstrip().endswith((".", "!", "?")) for ln in lines))
-    except csv.Error:
-        return False
+        return len(widths) == 1 and widths.pop() >= 3 and max(len(c) for row in rows for c in row) <= CSV_MAX_CELL
+    return False
 
 
 def _nested_or_keyed(value: object) -> bool:
