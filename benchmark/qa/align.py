@@ -29,6 +29,7 @@ _ORDINAL_OR_UNIT_RE = re.compile(r"\d+(?:[.,]\d+)?[A-Za-z°%]{0,5}")
 # Identifier shapes kept verbatim by a translator.
 _IDENTIFIER_RES = (
     re.compile(r"(?:~|\.{1,2})?/[\w.~-]+(?:/[\w.~-]*)*|[\w.~-]+(?:/[\w.~-]+)*/[\w.~-]*\.\w{1,5}"),  # paths
+    re.compile(r"[\w.~-]{2,}(?:/[\w.~-]+)*/"),  # a directory written with its slash: checkpoints/, src/utils/
     re.compile(r"[A-Za-z]:\\[\w\\. -]+"),  # Windows paths
     re.compile(r"[A-Za-z_][\w-]*\.(?:[a-z][a-z0-9]{0,4})"),  # file names, dotted names (main.py, os.path)
     re.compile(r"[A-Za-z]\w*_\w+"),  # snake_case

@@ -246,3 +246,39 @@ def ends_terminal(text: str) -> bool:
 def ends_with_question(text: str) -> bool:
     """The last sentence is a question."""
     return text.rstrip().rstrip(_CLOSERS).endswith(("?", "？"))
+
+
+# Coordinating conjunctions that close an enumeration ("A, B and C"), per language.
+_LIST_CONJUNCTIONS = {"en": "and|or", "fr": "et|ou", "es": "y|e|o|u", "de": "und|oder", "it": "e|ed|o",
+                      "pt": "e|ou"}
+
+
+def enumerations(text: str, lang: str) -> list[int]:
+    """Sizes of the enumerations of ``text`` ("smells, sounds, and visual elements": 3), sorted.
+
+    An enumeration is a conjunction preceded, in the same sentence, by comma-separated chunks of similar length:
+    walking back from the conjunction, each chunk up to twice the longest one after it (or 3 words) is an item;
+    the first longer chunk holds the first item. "A and B" alone (no comma) is not counted."""
+    conj = _LIST_CONJUNCTIONS.get(lang)
+    if conj is None:
+        return []
+    sizes = []
+    for sent in re.split(r"(?<=[.!?;:])\s+|\n", text):
+        if "," not in sent:
+            continue
+        for m in re.finditer(rf"\b(?:{conj})\b", sent):
+            chunks = sent[:m.start()].split(",")
+            if len(chunks) < 2:
+                continue
+            if not chunks[-1].strip():
+                chunks = chunks[:-1]  # the serial comma before the conjunction
+            n, longest = 0, 1
+            for chunk in reversed(chunks):
+                n += 1
+                words = len(chunk.split())
+                if words > max(3, 2 * longest):
+                    break
+                longest = max(longest, words)
+            if n >= 2:
+                sizes.append(n + 1)
+    return sorted(sizes)

@@ -12,6 +12,7 @@ from benchmark.qa.features import (
     TOKEN_RE,
     ends_mid_sentence,
     ends_terminal,
+    enumerations,
     lines,
     sentences,
     short,
@@ -94,6 +95,10 @@ def check(ctx: QAContext) -> str:
     if (ctx.ratio >= COMPLETED_RATIO and ends_mid_sentence(source, ctx.src_lang)[0]
             and not ends_mid_sentence(translation, ctx.tgt)[0] and ends_terminal(translation)):
         return f"source stops mid-sentence, translation completes it ({ratio:.0%} of the expected length)"
+    s_enum, t_enum = enumerations(s_prose, ctx.src_lang), enumerations(t_prose, ctx.tgt)
+    if s_enum and len(s_enum) == len(t_enum) and sum(t_enum) == sum(s_enum) + 1:
+        return Evidence(f"an enumeration has one item more than the source's ({short(map(str, t_enum))} items, "
+                        f"source {short(map(str, s_enum))})", HEURISTIC)
     s_tags, t_tags = _HASHTAG_RE.findall(source), _HASHTAG_RE.findall(translation)
     if len(t_tags) > len(s_tags):
         return "hashtags not in source: " + short(t_tags)
