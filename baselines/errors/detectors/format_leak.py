@@ -42,6 +42,7 @@ _QA_ASKED_RE = re.compile(r"(?i)\bfaq\b|\bquiz\b|q ?& ?a|questions?[- ](?:and|et
                           r"respuestas?)|preguntas? y respuestas?|questions?[- ]r[ée]ponses?|flash ?cards?|"
                           r"interview|entrevista|riddles?|devinettes?|adivinanzas?")
 # role names left alone on a line when a chat template's special tokens were stripped ("user" / "model")
+_ROLE_NAMES = ("user", "model", "assistant", "system", "human")
 _BARE_ROLE_RE = re.compile(r"(?im)^[ \t]*(?:user|model|assistant|system|human)[ \t]*$")
 # the system prompt copied at the start of the answer ("You are a helpful, respectful and honest assistant")
 _SYSTEM_PROMPT_RE = re.compile(r"(?i)^\W*(?:you are|you're|tu es|vous [êe]tes|eres|usted es) (?:a|an|un|une|una) "
@@ -103,17 +104,17 @@ def detect(ctx: AnswerContext) -> Finding | None:
     if example and not _EXAMPLE_PAIR_RE.search(instruction) and not re.search(r"(?i)\b(?:input|output|entr[ée]e|"
                                                                               r"sortie|entrada|salida)\b", instruction):
         hits.append((0.8, example.start(), "an invented Input:/Output: example"))
-    pair = _QA_PAIR_RE.search(output)
+    low = output.lower()
+    pair = _QA_PAIR_RE.search(output) if ":" in output else None
     if (pair and output[:pair.start()].strip() and not _QA_PAIR_RE.search(instruction) and not dialogue
             and not _QA_ASKED_RE.search(instruction) and _runs_on_in_pairs(output, pair.start())):
         hits.append((0.8, pair.start(), "an invented question/answer example"))
-    roles = list(_BARE_ROLE_RE.finditer(output))
+    roles = list(_BARE_ROLE_RE.finditer(output)) if any(f"\n{r}" in low for r in _ROLE_NAMES) else []
     if len(roles) >= 2 and output[:roles[0].start()].strip() and not dialogue and not meta:
         hits.append((0.85, roles[0].start(), f"bare chat roles ({len(roles)} lines such as {roles[0].group(0).strip()!r})"))
     m = _SYSTEM_PROMPT_RE.search(output)
     if m and not meta and not _SYSTEM_PROMPT_RE.search(instruction):
         hits.append((0.85, m.start(), f"the system prompt copied: {clip(m.group(0), 50)!r}"))
-    low = output.lower()
     m = _LEAK_PREAMBLE_RE.search(output) if any(k in low for k in _PREAMBLE_KEYS) else None
     if m and not _LEAK_PREAMBLE_RE.search(instruction):
         hits.append((0.9, m.start(), f"prompt preamble {clip(m.group(0), 50)!r}"))
