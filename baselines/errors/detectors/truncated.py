@@ -204,7 +204,7 @@ def _weak_truncation(text: str, lang: str) -> tuple[float, str]:
     # the last sentence is an earlier sentence cut short (a sentence loop cut inside its unit, on one line)
     fragment = re.split(r"[.!?…]\s+", last)[-1].strip()
     norm_fragment = norm_line(fragment)
-    if len(norm_fragment) >= 8 and norm_fragment != norm_line(last) or len(norm_fragment) >= 8 and len(lines) == 1:
+    if len(norm_fragment) >= 8 and (norm_fragment != norm_line(last) or len(lines) == 1):  # (lines: above)
         earlier = [norm_line(x) for x in re.split(r"(?<=[.!?…])\s+", text[-4000:])[:-1]]
         if sum(1 for x in earlier if len(x) > len(norm_fragment) + 1 and x.startswith(norm_fragment)) >= 2:
             return 0.7, "last sentence is an earlier repeated sentence cut short"

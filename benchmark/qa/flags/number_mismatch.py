@@ -118,7 +118,7 @@ def _calendar_changes(ctx: QAContext) -> str:
         return ""
     def names(keys: set) -> str:
         return ", ".join(f"{kind} {index}" for kind, index in sorted(keys)) or "-"
-    return f"month/weekday changed: source has {names(lost)}, translation {names(added)}"
+    return f"of the calendar changed (months, weekdays): source has {names(lost)}, translation {names(added)}"
 
 
 def _formula_signs(ctx: QAContext) -> str:
