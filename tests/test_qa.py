@@ -220,8 +220,8 @@ def test_repetition(checker):
 
 def test_short_third_language_sentence(checker):
     # five words in Portuguese after a Spanish sentence; the detector is sure and rules Spanish out
-    assert flags(checker, "I need a birthday present for my sister. Suggest some original gift ideas.",
-                 "Necesito un regalo de cumpleaños para mi hermana. Sugira algumas ideias de presente originais.",
+    assert flags(checker, "I want to write a fantasy novel about the sea. Write an outline of the novel.",
+                 "Quiero escribir una novela de fantasía sobre el mar. Escreva um esboço do romance.",
                  "es") == ["wrong_language"]
     # hard negative: a short French sentence that lingua finds ambiguous stays clean
     assert flags(checker, "Be brief, please. What is the capital of Canada?",

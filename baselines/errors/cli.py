@@ -20,20 +20,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from baselines.errors.critical_errors import (
-    DETECTOR_VERSION,
-    LABELS,
-    CriticalErrorDetector,
-)
-from baselines.errors.critical_errors import evaluate as evaluate_records
 from bench.atomic import atomic_open
 from bench.cli_options import json_option, languages_option, shared_option
-from bench.errors import InputError
 from bench.evaluation_tables import print_evaluation
+from bench.errors import InputError
 from bench.json_records import iter_jsonl
 from bench.label_scores import gold_labels
 from bench.labelled_sets import resolve_record, shared_dir
 from bench.languages import parse_languages
+from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, evaluate as evaluate_records
 
 _REQUIRED = ("instruction", "output", "lang")
 

@@ -44,9 +44,10 @@ def grid_models(split: str, models: Path) -> str:
 
 def write_dataset(split: str, shared: Path, out: Path) -> None:
     """One parquet per language with the split's generation instructions."""
-    name = "selection-dev-r2.json" if split == "dev-r2" else "selection.json"
+    pool, _, round_ = split.partition("-")  # "dev-r2": the dev pool, round 2
+    name = f"selection-{split}.json" if round_ else "selection.json"
     selection = json.loads((EVAL / "scripts" / name).read_text(encoding="utf-8"))
-    ids = set(selection[split.split("-")[0]]["generation_ids"])
+    ids = set(selection[pool]["generation_ids"])
     english = {r["id"]: r for r in map(json.loads, (shared / "data" / "just-eval-instruct" /
                                                    "just_eval_instruct.jsonl").read_text(encoding="utf-8").splitlines())
                if r["id"] in ids}
@@ -58,7 +59,7 @@ def write_dataset(split: str, shared: Path, out: Path) -> None:
             src = english[item_id]
             text = src["instruction"] if lang == "en" else next(
                 w["instruction"] for w in written if w["id"] == item_id and w["lang"] == lang
-                and w["split"] == split.split("-")[0])
+                and w["split"] == pool)
             rows.append({"id": item_id, "instruction": text, "category": src["category"], "lang": lang,
                          "dataset": src["dataset"], "task": src["task"], "topic": src["topic"],
                          "difficulty": src["difficulty"]})
@@ -97,7 +98,7 @@ def main() -> None:
     with out.open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps({"id": f"{args.split}-gen-{r['model']}-{r['method']}-{r['lang']}-{r['item_id']}",
-                                 "split": args.split.split("-")[0], "lang": r["lang"], "instruction_id": int(r["item_id"]),
+                                 "split": split, "lang": r["lang"], "instruction_id": int(r["item_id"]),
                                  "generator": r["model"], "method": r["method"], "output": r["output"],
                                  "finish_reason": answer_finish_reason(r["output"], r["raw_output"], r["finish_reason"]), "completion_tokens": r["completion_tokens"],
                                  "max_new_tokens": MAX_NEW_TOKENS}, ensure_ascii=False) + "\n")
