@@ -116,25 +116,48 @@ def translations_push(dataset_dir, languages, min_submitted, limit, prefix, api_
                        "push (reviewers now tick labels themselves)", err=True)
 
 
+_to_eval_split = click.option("--split", "eval_split", default="dev", show_default=True,
+                              type=click.Choice(["dev", "test"]), help="Split the records appended with --to-eval "
+                                                                       "belong to.")
+
+
 @translations.command("pull")
 @_dataset_opt
 @languages_option("Languages to pull, comma-separated (default: all but en).")
 @_prefix_opt
 @server_options
+@click.option("--to-eval", "to_eval", default=None, type=click.Path(dir_okay=False),
+              help="Also append the reviewed machine translations to this QA evaluation file (e.g. "
+                   "evaluation/translation_qa/parts/dev-argilla.jsonl), review labels mapped to QA flags, with "
+                   "their provenance.")
+@_to_eval_split
 @json_option()
 @click.pass_obj
-def translations_pull(ctx, dataset_dir, languages, prefix, api_url, api_key, workspace_name, as_json):
+def translations_pull(ctx, dataset_dir, languages, prefix, api_url, api_key, workspace_name, to_eval, eval_split,
+                      as_json):
     """Store every submitted review in the workspace store, merge them into the dataset folder; report
     coverage and agreement (`bench release` exports the stored reviews as the `reviews` config)."""
     from annotation import translations as tr
     from annotation.client import connect
 
     langs = _langs(languages)
-    tr.check_pull(Path(dataset_dir), langs)  # a bad folder fails before the server is asked
+    checked = tr.check_pull(Path(dataset_dir), langs)  # a bad folder fails before the server is asked
     conn = connect(api_url, api_key)
     reports = tr.pull(conn, Path(dataset_dir), langs, workspace_name, prefix, store=ctx.workspace.store)
+    eval_records = None
+    if to_eval:
+        from annotation.error_labels_export import append_records
+        from annotation.review_labels_export import dataset_sources, reviewed_records
+
+        review_set = prefix or tr.default_prefix(Path(dataset_dir))
+        records = reviewed_records(ctx.workspace.store, review_set, dataset_sources(dataset_dir, checked),
+                                   eval_split, checked)
+        added, kept = append_records(to_eval, records)
+        eval_records = {"file": to_eval, "added": added, "already_there": kept}
+        click.echo(f"{to_eval}: {added} reviewed translations added ({kept} already there)", err=True)
     if as_json:
-        click.echo(json.dumps({"languages": reports, "rule": tr.RESOLUTION_RULE}, ensure_ascii=False, default=str))
+        click.echo(json.dumps({"languages": reports, "rule": tr.RESOLUTION_RULE, "eval_records": eval_records},
+                              ensure_ascii=False, default=str))
     _print_translation_pull(reports)
 
 
@@ -225,8 +248,7 @@ def errors_push(ctx, languages, models, methods, limit, flagged_only, min_submit
 @click.option("--to-eval", "to_eval", default=None, type=click.Path(dir_okay=False),
               help="Also append the labelled responses to this evaluation file (e.g. "
                    "evaluation/critical_errors/parts/dev-argilla.jsonl), with their provenance.")
-@click.option("--split", "eval_split", default="dev", show_default=True, type=click.Choice(["dev", "test"]),
-              help="Split the records appended with --to-eval belong to.")
+@_to_eval_split
 @json_option()
 @click.pass_obj
 def errors_pull(ctx, name, api_url, api_key, workspace_name, to_eval, eval_split, as_json):

@@ -323,8 +323,21 @@ def test_translations_push_annotate_pull_merge_agreement_and_repush(tmp_path, se
     # a pull merges it and leaves everything else as it was
     say(a, 4, 5)
     say(a, 8, 2), say(c, 8, 1)
-    report2 = _cli_json("annotate", "translations", "pull", *common, "--languages", "fr", env=argilla_env, workspace=ws)
+    qa_eval = tmp_path / "qa-dev-argilla.jsonl"
+    report2 = _cli_json("annotate", "translations", "pull", *common, "--languages", "fr", "--to-eval", str(qa_eval),
+                        env=argilla_env, workspace=ws)
     fr2 = report2["languages"][0]
+    # the reviews join the QA evaluation data: review labels mapped to flags, with their provenance
+    assert report2["eval_records"] == {"file": str(qa_eval), "added": 7, "already_there": 0}
+    evals = {r["item_id"]: r for r in map(json.loads, qa_eval.read_text(encoding="utf-8").splitlines())}
+    assert sorted(evals, key=int) == ["0", "1", "2", "3", "4", "7", "8"]
+    assert evals["0"]["labels"] == ["untranslated"] and evals["0"]["translation"] == mt[0]
+    assert evals["0"]["source"].startswith("What are three") and evals["0"]["made"] == "argilla"
+    assert evals["2"]["labels"] == [] and evals["2"]["review_labels"] == ["accuracy"]
+    assert len(evals["0"]["annotators"]) == 2 and evals["0"]["split"] == "dev"
+    scored = run_cli("qa", "evaluate", "--dev", str(qa_eval), "--json", workspace=ws)
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["items"] == 7
     assert (fr2["reviewed"], fr2["complete"]) == (7, 7)
     rows2 = {r["id"]: r for r in read_config(ds_dir, "fr")}
     assert (rows2[4]["review_status"], rows2[4]["reviewers"], rows2[4]["instruction"]) == ("post_edited", 2, "Une seule relecture")

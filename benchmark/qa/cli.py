@@ -18,7 +18,7 @@ from bench.cli_options import json_option, shared_option
 from bench.errors import BenchError, InputError
 from bench.evaluation_tables import print_evaluation
 from bench.json_records import iter_jsonl
-from bench.label_scores import evaluation_report, gold_labels
+from bench.label_scores import Scopes, evaluation_report, gold_labels, judged_labels
 from bench.labelled_sets import resolve_record, shared_dir
 from bench.languages import get_language
 from bench.vocabulary import QA_FLAGS
@@ -51,6 +51,7 @@ def _read_rows(path: str, labelled: bool = False, shared: str | None = None) -> 
                     raise InputError(path, str(exc), record=where, field=name) from exc
         if labelled:
             gold_labels(path, row, where, QA_FLAGS, noun="flag")
+            judged_labels(path, row, where, QA_FLAGS, noun="flag")
         rows.append((lineno, row))
     if not rows:
         raise InputError(path, "no records (empty file)")
@@ -169,9 +170,10 @@ def translations(obj: Any, input_path: str, out_path: str, judge: str | None) ->
         console.print(table)
 
 
-def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """Per-flag, micro and macro precision/recall/F1 with support, false alarms on clean items, confusion."""
-    report = evaluation_report(gold, predicted, QA_FLAGS)
+def score(gold: list[list[str]], predicted: list[list[str]], scopes: Scopes = None) -> dict:
+    """Per-flag, micro and macro precision/recall/F1 with support, false alarms on clean items, confusion;
+    ``scopes``: the flags each item is judged on (``judged_flags`` of human reviews; ``None``: all)."""
+    report = evaluation_report(gold, predicted, QA_FLAGS, scopes)
     report["flags"] = report.pop("labels")
     report["clean_false_alarm_rate"] = report.pop("clean_flagged_rate")
     return report
@@ -201,12 +203,14 @@ def evaluate(obj: Any, dev_path: str, split: str | None, shared: str | None, as_
         results = _second_opinion(obj, judge, rows, results)
     elapsed = time.perf_counter() - start
     gold = [row["labels"] for _, row in rows]
-    report = score(gold, [r.flags for r in results])
+    scopes = [row.get("judged_flags") for _, row in rows]
+    report = score(gold, [r.flags for r in results], scopes)
     report["seconds"] = round(elapsed, 3)
+    report["partly_judged_items"] = sum(1 for s in scopes if s is not None)
     errors = [
         {"line": lineno, "id": row.get("id"), "labels": row["labels"], "predicted": res.flags, "evidence": res.evidence}
-        for (lineno, row), res in zip(rows, results)
-        if set(row["labels"]) != set(res.flags)
+        for (lineno, row), res, scope in zip(rows, results, scopes)
+        if set(row["labels"]) != set(res.flags) & set(scope if scope is not None else res.flags)
     ]
     if as_json:
         if show_errors:
@@ -216,6 +220,9 @@ def evaluate(obj: Any, dev_path: str, split: str | None, shared: str | None, as_
     console = Console()
     title = f"QA checker on {Path(dev_path).name} ({report['items']} items" + (f", split {split})" if split else ")")
     print_evaluation(console, title, report["flags"], report, "flag")
+    if report["partly_judged_items"]:
+        console.print(f"{report['partly_judged_items']} item(s) judged on some flags only (judged_flags): the others "
+                      "count neither way for them", highlight=False)
     console.print(f"{elapsed:.2f}s", highlight=False)
     if show_errors:
         for err in errors:
