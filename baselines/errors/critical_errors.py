@@ -24,7 +24,7 @@ from baselines.errors.language_samples import language_samples, obviously_in
 __all__ = ["DETECTOR_VERSION", "LABELS", "THRESHOLD", "CriticalErrorDetector", "Finding", "evaluate",
            "findings_to_record"]
 
-DETECTOR_VERSION = "ce-v3"  # v2: structure-based code and truncation checks, template loops; v3: dev rounds 2-3 (issue 14)
+DETECTOR_VERSION = "ce-v4"  # v2: structure-based code and truncation checks, template loops; v3: dev rounds 2-3; v4: round 4 (issue 14)
 
 
 class CriticalErrorDetector:

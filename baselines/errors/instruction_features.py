@@ -21,7 +21,8 @@ pyplot matplotlib tensorflow pytorch keras psycopg psycopg2 psycog2 bug bugs sof
 arreglo arreglos integer integers entiers enteros string strings variable variables boucle boucles bucle bucles loop
 loops class classes méthode méthodes method methods object objects arduino raspberry framework library libraries
 bibliothèque bibliothèques librería librerías biblioteca package packages module modules módulo módulos plugin plugins
-ide vscode vim emacs unity godot cli gui hash hashing devops pipeline spl
+ide vscode vim emacs unity godot cli gui hash hashing devops pipeline spl implement implements implementation
+implémente implémenter implémentation implementa implementar implementación
 """.split())
 _DATA_WORDS = frozenset("""
 json yaml toml csv xml excel spreadsheet spreadsheets tableur formula formulas formule formules fórmula fórmulas
@@ -33,10 +34,10 @@ html html5 css markdown latex tex bibtex overleaf rst website websites webpage f
 emojis braille
 """.split())
 _COMPUTING_WORDS = frozenset("""
-ai aplicación app apps aws azure binaire binario binary bit bits byte bytes chatgpt chiffrement cifrado cloud cmd comando
+ai android aplicación app apps aws azure binaire binario binary bit bits byte bytes chatgpt chiffrement cifrado cloud cmd comando
 comandos command commande commandes commands computadora computadoras computer computers consola console contraseña
 debian dns embedding embeddings encryption gcp gpt hexadecimal http https ia informatique informática ip linux llm
-macos network networks octet octets ordenador ordenadores ordinateur ordinateurs password robot robots router routeur
+macos ios network networks octet octets ordenador ordenadores ordinateur ordinateurs password robot robots router routeur
 réseau sdr server servers serveur serveurs servidor servidores tcp terminal transformer transformers ubuntu ui unix
 url urls ux wifi windows
 """.split())
@@ -54,7 +55,8 @@ software logiciel logiciels bug bugs class classes object objects method methods
 boucles bucle bucles string strings variable variables library libraries bibliothèque bibliothèques librería
 librerías biblioteca package packages module modules módulo módulos plugin plugins array arrays integer integers
 program programs programa programas programme programmes function functions fonction fonctions función funciones
-funcion unity pipeline hash code codes
+funcion unity pipeline hash code codes implement implements implementation implémente implémenter implémentation
+implementa implementar implementación
 """.split())
 _WEAK_MATH_WORDS = frozenset("resolver resuelve solve area aire área square carré cuadrado circle cercle círculo "
                              "triangle proof preuve prove".split())

@@ -139,14 +139,53 @@ def _sentence_start(text: str, pos: int) -> bool:
     return not before or before[-1] in ".!?:\n"
 
 
-def missing_counterparts(s_prose: str, t_prose: str) -> list[str]:
-    """Formulas, identifiers and language names of the source prose with no counterpart in the translation."""
+# a brace group holding code ("{ int number = 0}"): kept as written, spaces aside
+_BRACE_CODE_RE = re.compile(r"\{[^{}\n]*[=;()][^{}\n]*\}")
+# a string literal in straight double quotes (its content, up to 40 characters on one line)
+_STRING_LITERAL_RE = re.compile(r'"([^"\n]{1,40})"')
+
+
+def code_literals(prose: str) -> list[str]:
+    """Brace groups holding code, and the contents of straight-quoted string literals (read as code only where the
+    instruction is about code or data: the caller decides)."""
+    return [m.group(0) for m in _BRACE_CODE_RE.finditer(prose)]
+
+
+def string_literals(prose: str) -> list[str]:
+    """Contents of straight double-quoted strings of ``prose``."""
+    return [m.group(1) for m in _STRING_LITERAL_RE.finditer(prose)]
+
+
+def _numbers_of(text: str) -> set[str]:
+    """Integers of ``text``, in digits or spelled out in any of the languages numbers know."""
+    from benchmark.qa.numbers import spelled_numbers
+
+    found = set(re.findall(r"\d+", text))
+    for lang in ("en", "fr", "es"):
+        found |= spelled_numbers(text, lang)
+    return found
+
+
+def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False) -> list[str]:
+    """Formulas, identifiers and language names of the source prose with no counterpart in the translation;
+    ``literals``: also the contents of string literals (a source about code or data)."""
     folded = fold_formula(t_prose)
     missing = [f for f in formulas(s_prose) if fold_formula(f) not in folded]
+    t_spaceless = re.sub(r"\s+", "", t_prose)
+    missing += [g for g in code_literals(s_prose) if re.sub(r"\s+", "", g) not in t_spaceless and g not in missing]
+    if literals:
+        missing += [f'"{x}"' for x in string_literals(s_prose) if x not in t_prose and f'"{x}"' not in missing]
     t_tokens = {tok.strip(_WRAP).lower() for tok in t_prose.split()}
     t_lower = t_prose.lower()
+    t_numbers = None
     for item in identifiers(s_prose):
         spaced = re.sub(r"(?<=[^\W\d_])-(?=\d)", " ", item.lower())  # "top-5" kept as "top 5"
+        compound = re.fullmatch(r"[a-z]+-(\d+)", item)  # a word and a number ("top-5"): prose, the number must stay
+        if compound:
+            if t_numbers is None:
+                t_numbers = _numbers_of(t_prose)
+            if compound.group(1) in t_numbers:
+                continue
         if item.lower() not in t_tokens and item.lower() not in t_lower and spaced not in t_lower and item not in missing:
             if not any(item in f for f in missing):
                 missing.append(item)

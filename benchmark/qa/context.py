@@ -82,7 +82,10 @@ class QAContext:
     @cached_property
     def prose_missing(self) -> list[str]:
         """Formulas, identifiers and language names of the source prose with no counterpart in the translation."""
-        return missing_counterparts(self.s_prose, self.t_prose)
+        from baselines.errors.instruction_features import instruction_features
+
+        intent = instruction_features(self.source)
+        return missing_counterparts(self.s_prose, self.t_prose, literals=intent.code or intent.data)
 
     @cached_property
     def s_words(self) -> list[str]:

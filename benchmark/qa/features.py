@@ -258,7 +258,9 @@ def enumerations(text: str, lang: str) -> list[int]:
 
     An enumeration is a conjunction preceded, in the same sentence, by comma-separated chunks of similar length:
     walking back from the conjunction, each chunk up to twice the longest one after it (or 3 words) is an item;
-    the first longer chunk holds the first item. "A and B" alone (no comma) is not counted."""
+    the first longer chunk holds the first item. "A and B" alone (no comma) is not counted. A sentence or line that
+    is nothing but three or more comma-separated chunks of one to three words ("Microsoft, Google, Sony.") is an
+    enumeration too, with or without a conjunction."""
     conj = _LIST_CONJUNCTIONS.get(lang)
     if conj is None:
         return []
@@ -266,7 +268,12 @@ def enumerations(text: str, lang: str) -> list[int]:
     for sent in re.split(r"(?<=[.!?;:])\s+|\n", text):
         if "," not in sent:
             continue
-        for m in re.finditer(rf"\b(?:{conj})\b", sent):
+        if not re.search(rf"\b(?:{conj})\b", sent):
+            chunks = re.split(r",\s+", sent.strip().rstrip(".;:!?").strip())
+            if len(chunks) >= 3 and all(1 <= len(c.split()) <= 3 for c in chunks):
+                sizes.append(len(chunks))
+            continue
+        for m in re.finditer(rf"(?<!/)\b(?:{conj})\b", sent):  # "and/or" is one conjunction
             chunks = sent[:m.start()].split(",")
             if len(chunks) < 2:
                 continue

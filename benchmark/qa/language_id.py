@@ -12,7 +12,7 @@ LID_MIN_WORDS = 4
 # A sentence/line needs this many words to be judged on its own (mixed-language output).
 SEGMENT_MIN_WORDS = 6
 # Shorter sentences, from this many words, are judged too, with the stricter test of ``wrong_language``.
-SHORT_SEGMENT_MIN_WORDS = 5
+SHORT_SEGMENT_MIN_WORDS = 3
 # Quoted spans up to this many words are treated as titles/citations and skipped by language ID.
 QUOTE_MAX_WORDS = 12
 

@@ -11,6 +11,11 @@ A second round, drawn later for ``dev`` only (more real answers and translations
 ids of the dev pool that the first round left unused, with a seed of its own:
 
     python evaluation/scripts/select_items.py --round 2 > evaluation/scripts/selection-dev-r2.json
+
+A third dev round (hard negatives and subtle errors written by new annotators) draws, from the dev pool,
+60 instructions to write answers for and 60 translation sources, none translated or generated from before:
+
+    python evaluation/scripts/select_items.py --round 3 > evaluation/scripts/selection-dev-r3.json
 """
 from __future__ import annotations
 
@@ -39,8 +44,8 @@ def _draw(rng: random.Random, pool: list[dict], n: int, used: set[int]) -> list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default="../shared")
-    ap.add_argument("--round", type=int, choices=(1, 2), default=1,
-                    help="2: the later dev-only draw, from dev-pool ids round 1 left unused")
+    ap.add_argument("--round", type=int, choices=(1, 2, 3), default=1,
+                    help="2, 3: the later dev-only draws, from dev-pool ids the earlier rounds left unused")
     args = ap.parse_args()
     src = Path(args.shared) / "data" / "just-eval-instruct" / "just_eval_instruct.jsonl"
     rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -61,6 +66,8 @@ def main() -> None:
                       "shared_answers": shared, "models": list(models)}
     if args.round == 2:
         out = second_dev_round(rows, half, out["dev"])
+    elif args.round == 3:
+        out = third_dev_round(rows, half, out["dev"], second_dev_round(rows, half, out["dev"])["dev"])
     print(json.dumps(out, indent=1))
 
 
@@ -76,6 +83,21 @@ def second_dev_round(rows: list[dict], half: set[int], first: dict) -> dict:
     qa = _draw(rng, pool, 100, set(first["generation_ids"]) | translated | set(gen))
     return {"seed": SEED + 2, "source": "just_eval_instruct.jsonl", "round": 2,
             "dev": {"generation_ids": sorted(gen), "translation_ids": {"fr": qa[:50], "es": qa[50:]}}}
+
+
+def third_dev_round(rows: list[dict], half: set[int], first: dict, second: dict) -> dict:
+    """60 instructions to write answers for (48 regular, 12 safety) and 60 translation sources, dev pool only,
+    none generated from or translated by an earlier round (instructions of shared answers may come back)."""
+    rng = random.Random(SEED + 3)
+    earlier = {i for rnd in (first, second) for i in rnd["generation_ids"]} | \
+        {i for rnd in (first, second) for ids in rnd["translation_ids"].values() for i in ids}
+    pool = [r for r in rows if r["id"] in half and len(r["instruction"]) <= 700]
+    used = set(earlier)
+    written = _draw(rng, [r for r in pool if r["category"] == "regular"], 48, used) + \
+        _draw(rng, [r for r in pool if r["category"] == "safety"], 12, used)
+    qa = _draw(rng, pool, 60, used)
+    return {"seed": SEED + 3, "source": "just_eval_instruct.jsonl", "round": 3,
+            "dev": {"written_answer_ids": sorted(written), "translation_ids": {"fr": qa[:30], "es": qa[30:]}}}
 
 
 if __name__ == "__main__":

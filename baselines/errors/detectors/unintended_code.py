@@ -26,6 +26,7 @@ _DATA_KINDS = {"JSON", "Python literal", "YAML", "CSV"}
 _MARKUP_KINDS = {"XML", "HTML", "LaTeX document"}
 _BLOCK_ENDS = {"done", "fi", "esac", "end", "end if", "});", "};"}  # a code block's closing line
 _PROSE_TAGS = {"", "text", "txt", "plain", "plaintext", "markdown", "md"}
+_MARKUP_TAGS = {"markdown", "md", "html", "xml", "css", "latex", "tex", "rst"}  # fences of markup asked for
 
 
 # the instruction sets an output format or layout: comma-separated lines are what it asked for
@@ -39,6 +40,7 @@ class CodeSpan(NamedTuple):
     lines: int  # code lines found
     evidence: str
     program: bool = True  # a program (loops, definitions, output calls, statements), not formulas worked out
+    tag: str = ""  # a fenced block's language tag
 
 
 def _program(block: list[str]) -> bool:
@@ -51,7 +53,7 @@ def _program(block: list[str]) -> bool:
 def _expected(span: CodeSpan, intent: InstructionFeatures) -> bool:
     """Whether content of this kind is what the instruction asks for or invites."""
     kind = span.kind
-    if intent.code:
+    if intent.code or (intent.markup and span.tag in _MARKUP_TAGS):
         return True
     if kind == "code" and (intent.math or intent.markup or intent.art) and not span.program:
         return True  # formulas worked out line by line; notation or art the instruction asks for
@@ -86,9 +88,11 @@ def code_spans(text: str) -> list[CodeSpan]:
                 n_code * 2 >= len(body_lines) and any(c in ln for ln in body_lines for c in "();{}[]"))):
             tag = fence.info.split()[0] if fence.info else "code"
             spans.append(CodeSpan("code", fence.start, fence.end, n_code,
-                                  f"```{tag} block with {n_code} code lines, e.g. {clip(body_lines[0], 50)!r}"))
+                                  f"```{tag} block with {n_code} code lines, e.g. {clip(body_lines[0], 50)!r}",
+                                  tag=tag.lower()))
         elif fence.info.lower() not in _PROSE_TAGS and body_lines:
-            spans.append(CodeSpan("code", fence.start, fence.end, len(body_lines), f"```{fence.info} block"))
+            spans.append(CodeSpan("code", fence.start, fence.end, len(body_lines), f"```{fence.info} block",
+                                  tag=fence.info.split()[0].lower()))
     for block in st.html_blocks:
         tags = html_tags(block)
         if len(tags) >= 3:

@@ -27,6 +27,8 @@ def check(ctx: QAContext) -> str:
     cut = ctx.translation.rstrip()[-12:] if ctx.verdict("truncated") else None
     prose = [item for item in ctx.prose_missing
              if cut is None or ctx.s_prose.find(item) / max(len(ctx.s_prose), 1) < ctx.kept_share]
+    if prose and ctx.verdict("hallucinated_addition"):  # a name in added text is the addition's, not changed code
+        prose = [item for item in prose if not item.endswith(" (not in source)")]
     if prose and ctx.verdict("number_mismatch"):  # "O(1)" -> "O(n)", "top-5" -> "top 10": only a number changed
         prose = [item for item in prose if not _number_changed(item, translation)]
     parts = ["not kept verbatim: " + short(missing)] if missing else []

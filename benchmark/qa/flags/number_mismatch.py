@@ -19,7 +19,7 @@ from benchmark.qa.numbers import (
     to_roman,
     word_numbers,
 )
-from benchmark.qa.units import unconverted
+from benchmark.qa.units import conversions, unconverted
 
 if TYPE_CHECKING:
     from benchmark.qa.context import QAContext
@@ -59,6 +59,10 @@ def check(ctx: QAContext) -> str:
         extra = [n for n in extra if not (n.values & known)]
         if ctx.verdict("repetition"):
             extra = _outside_loop(extra, t_prose)
+    if missing or extra:  # a quantity converted with its value (3 miles -> 4,8 km, 625 pence -> 6,25 £)
+        src_done, tgt_done = conversions(s_prose, t_prose)
+        missing = [n for n in missing if not _values_in(n, src_done)]
+        extra = [n for n in extra if not _values_in(n, tgt_done)]
     parts = _words_and_units(ctx, src, tgt_nums)
     firm = bool(missing or extra)  # digits that changed; number words, units and names are read from form
     if missing:
@@ -66,6 +70,17 @@ def check(ctx: QAContext) -> str:
     if extra:
         parts.append("in translation, not in source: " + short([n.surface for n in extra], 5, 20))
     return Evidence("numbers " + "; ".join(parts), FIRM if firm else HEURISTIC) if parts else ""
+
+
+def _values_in(num: Number, amounts: set[float]) -> bool:
+    """One of the values ``num`` may have is in ``amounts``."""
+    for v in num.values:
+        try:
+            if float(v) in amounts:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _outside_loop(extra: list[Number], t_prose: str) -> list[Number]:

@@ -12,6 +12,7 @@ from benchmark.qa.features import (
     ends_mid_sentence,
     ends_terminal,
     ends_with_question,
+    enumerations,
     lines,
     paragraphs,
     sentences,
@@ -27,8 +28,11 @@ RATIO_MIN_CHARS = 25
 TRUNCATED_RATIO = 0.45
 # Translation ending mid-sentence is truncated when shorter than this share of its expected length.
 TRUNCATED_SOFT_RATIO = 0.80
-# Fewer paragraphs/lines than the source is truncation when shorter than this share of the expected length.
-TRUNCATED_LINES_RATIO = 0.80
+# Fewer lines than the source is truncation when shorter than this share of the expected length. On the dev
+# translations (2026-12-06, 983 items) all 10 with fewer lines under their expected length were truncated; the one
+# clean translation with a line fewer (two sentences joined) is at 1.01. Fewer paragraphs (blank-line blocks) is
+# truncation at any length: all 7 dev translations with fewer paragraphs than their source were truncated.
+TRUNCATED_LINES_RATIO = 1.0
 
 # Fewer sentences than the source is truncation when shorter than this share of the expected length.
 # Calibrated on the written en->fr/es dev items: translations that merge two sentences stay >= 1.0, ones
@@ -58,6 +62,10 @@ def check(ctx: QAContext) -> str:
     s_items, t_items = len(LIST_ITEM_RE.findall(s_prose)), len(LIST_ITEM_RE.findall(t_prose))
     if s_items >= 2 and t_items < s_items and not rep:
         return f"{t_items} list items, source has {s_items}"
+    s_enum, t_enum = enumerations(s_prose, ctx.src_lang), enumerations(t_prose, ctx.tgt)
+    if s_enum and len(s_enum) == len(t_enum) and sum(t_enum) == sum(s_enum) - 1:
+        return Evidence(f"an enumeration has one item fewer than the source's ({short(map(str, t_enum))} items, "
+                        f"source {short(map(str, s_enum))})", HEURISTIC)
     strong, why = ends_mid_sentence(translation, ctx.tgt)
     source_strong, _ = ends_mid_sentence(source, "en")
     if (strong and not source_strong and ends_terminal(source) and len(ctx.s_words) >= MIN_TRANSLATABLE_WORDS
@@ -76,10 +84,10 @@ def check(ctx: QAContext) -> str:
     tail = _lost_tail(ctx) if long_enough and ratio < TRUNCATED_SOFT_RATIO else ""
     if tail:
         return tail
+    sp, tp = paragraphs(s_prose), paragraphs(t_prose)
+    if long_enough and tp < sp and not rep:  # translators keep paragraphs: a lost one is an omission at any length
+        return Evidence(f"{tp} paragraphs, source has {sp} ({ratio:.0%} of the expected length)", HEURISTIC)
     if long_enough and ratio < TRUNCATED_LINES_RATIO:
-        sp, tp = paragraphs(s_prose), paragraphs(t_prose)
-        if tp < sp:
-            return Evidence(f"{tp} paragraphs, source has {sp} ({ratio:.0%} of the expected length)", HEURISTIC)
         sl, tl = lines(s_prose), lines(t_prose)
         if tl < sl:
             return Evidence(f"{tl} lines, source has {sl} ({ratio:.0%} of the expected length)", HEURISTIC)
