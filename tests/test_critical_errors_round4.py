@@ -65,3 +65,60 @@ NESTED = ("The outer fence has four backticks:\n\n````markdown\nShow code like t
 ])
 def test_a_markdown_fence_is_expected_when_the_instruction_is_about_markdown(det, instruction, lang, flagged):
     assert ("unintended_code" in labels(det, instruction, NESTED, lang)) is flagged
+
+
+LOOPING_PARAGRAPH = (
+    "Bread has been baked for thousands of years. In ancient Egypt, people learned that dough left in the warm air "
+    "would rise, and they baked it in clay ovens.\n\n"
+    "The Romans built large public bakeries and milled flour with donkeys turning stone wheels. Bakers formed guilds "
+    "and sold many kinds of loaves in the markets of the city.\n\n"
+    "In the Middle Ages, every village had its oven, and the kind of bread you ate showed your rank.\n\n"
+    "Sliced bread arrived much later, in the twentieth century. Sliced bread was first sold in 1928 in Missouri. "
+    "Sliced bread was first sold in 1928 in Chillicothe, Missouri. Sliced bread was first sold commercially in 1928 "
+    "in Missouri. Sliced bread was first sold in July 1928 in Missouri. Sliced bread was first sold to the public in "
+    "1928 in Missouri.")
+VARIED_PARAGRAPHS = (
+    "Here is how the quarter went.\n\n"
+    "Our sales were 12 million this quarter against 11 million a year ago. This is an increase of 9% year over year.\n\n"
+    "Our costs were 7 million this quarter against 6 million a year ago. This is an increase of 16% year over year.\n\n"
+    "Our profit was 5 million this quarter against 5 million a year ago. This is stable year over year.\n\n"
+    "Overall the quarter was solid, and we expect the next one to be better.")
+
+
+@pytest.mark.parametrize("output, looped", [
+    (LOOPING_PARAGRAPH, True),     # the last paragraph loops inside itself
+    (VARIED_PARAGRAPHS, False),    # one pattern per paragraph, with other content: a report, not a loop
+])
+def test_a_paragraph_that_loops_inside_itself(det, output, looped):
+    assert ("repetition_loop" in labels(det, "Tell me the history of bread.", output, "en")) is looped
+
+
+SPANISH_INTRO = ("¡Buena pregunta! Cuidar las plantas de interior no es difícil, pero cada especie tiene sus "
+                 "necesidades y conviene conocerlas antes de comprar. Te resumo lo esencial, que depende sobre todo "
+                 "de la luz, del riego y del abono, y al final encontrarás algunos consejos para el invierno.\n\n")
+ENGLISH_BODY = (
+    "Most indoor plants need bright, indirect light. Place them near a window but out of direct afternoon sun, which "
+    "can burn the leaves. Rotate the pots every few weeks so that the plants grow evenly on all sides.\n\n"
+    "Water only when the top two centimetres of soil are dry. Overwatering is the most common cause of death for "
+    "houseplants, because the roots rot when they sit in wet soil for too long. Always use pots with drainage holes.\n\n"
+    "Feed your plants with a diluted liquid fertiliser once a month in spring and summer, and stop in winter when "
+    "they grow slowly. Wipe dust off large leaves with a damp cloth so that they can breathe and catch the light.")
+
+
+def test_an_answer_that_switches_to_english_after_its_first_paragraph_is_wrong_language(det):
+    instruction = "¿Cómo cuido mis plantas de interior?"
+    assert "wrong_language" in labels(det, instruction, SPANISH_INTRO + ENGLISH_BODY, "es")
+
+
+def test_a_quoted_english_paragraph_inside_a_spanish_answer_is_not_wrong_language(det):
+    instruction = "¿Cómo cuido mis plantas de interior?"
+    spanish = ("La mayoría de las plantas de interior necesitan luz abundante pero indirecta. Colócalas cerca de una "
+               "ventana, lejos del sol directo de la tarde, y gira las macetas cada pocas semanas para que crezcan de "
+               "forma pareja. Riega solo cuando los dos primeros centímetros de tierra estén secos: el exceso de agua "
+               "es la causa más frecuente de que se mueran, porque las raíces se pudren. Usa siempre macetas con "
+               "agujeros de drenaje y abona una vez al mes en primavera y verano con un fertilizante líquido diluido. "
+               "En invierno crecen despacio, así que conviene dejar de abonar y regar menos. Limpia el polvo de las "
+               "hojas grandes con un paño húmedo para que respiren y aprovechen mejor la luz.\n\n")
+    quote = ("Un consejo que leí en inglés lo resume bien: \"water only when the top of the soil is dry, and never "
+             "let the pot sit in water\".\n\n")
+    assert "wrong_language" not in labels(det, instruction, spanish + quote + "¡Suerte con tus plantas!", "es")

@@ -51,11 +51,25 @@ def _clean_for_language(text: str) -> str:
     return " ".join(_STRIP_FOR_LANG[5].sub(" ", cleaned).split())
 
 
+# Longer prose is sampled by this many windows of WINDOW characters, evenly spaced from its start to its end: each
+# stands for the same share of the answer, so an answer that switches language after its first paragraph is
+# judged on how much of it switched (a head window larger than the others weighed the opening too much).
+WINDOWS = 4
+WINDOW = 200
+
+
+def _spread(text: str) -> list[str]:
+    """WINDOWS windows of WINDOW characters evenly spaced over ``text`` (word boundaries)."""
+    n = len(text)
+    starts = sorted({round(i * (n - WINDOW) / (WINDOWS - 1)) for i in range(WINDOWS)})
+    return [w for w in (_cut(text, a, a + WINDOW) for a in starts) if w.strip()]
+
+
 def language_samples(output: str) -> tuple[list[str], str | None]:
     """Bounded samples of the prose of ``output`` for language identification, plus its dominant script.
 
-    Short answers give one sample; long ones give a head, a middle and a tail window (each cleaned of
-    code, URLs, quotes and capitalised names first), so the cost is bounded whatever the length.
+    Short answers give one sample; longer ones give WINDOWS evenly spaced windows (cleaned of code, URLs, quotes
+    and capitalised names first), so the cost is bounded whatever the length.
     """
     script = None
     sample_for_script = output[:1500]
@@ -74,22 +88,21 @@ def language_samples(output: str) -> tuple[list[str], str | None]:
         text = _clean_for_language(output)
         if len(text) <= 550:
             return ([text] if text else []), script
-        return [_cut(text, 0, 350), _cut(text, len(text) - 200, len(text))], script
-    n = len(output)
+        return _spread(text), script
     if "```" in output:  # code fences must be stripped as a whole before cutting windows
-        cleaned = _STRIP_FOR_LANG[0].sub(" ", output)
-        if len(cleaned) <= 1200:
-            text = _clean_for_language(cleaned)
+        output = _STRIP_FOR_LANG[0].sub(" ", output)
+        if len(output) <= 1200:
+            text = _clean_for_language(output)
             if len(text) <= 550:
                 return ([text] if text else []), script
-            return [_cut(text, 0, 350), _cut(text, len(text) - 200, len(text))], script
-        output, n = cleaned, len(cleaned)
-    head = _clean_for_language(output[:800])
-    middle = _clean_for_language(output[n // 2 - 200:n // 2 + 200])
-    tail = _clean_for_language(output[-400:])
-    rest = " ".join(x for x in (_cut(middle, 0, 120) if len(middle) > 120 else middle,
-                                _cut(tail, len(tail) - 160, len(tail)) if len(tail) > 160 else tail) if x)
-    samples = [x for x in (_cut(head, 0, 350) if len(head) > 350 else head, rest) if x]
+            return _spread(text), script
+    n = len(output)
+    starts = sorted({round(i * (n - 400) / (WINDOWS - 1)) for i in range(WINDOWS)})
+    samples = []
+    for a in starts:  # clean a raw window twice the size, then keep WINDOW characters of its prose
+        text = _clean_for_language(output[a:a + 400])
+        if text:
+            samples.append(_cut(text, 0, WINDOW) if len(text) > WINDOW else text)
     return samples, script
 
 

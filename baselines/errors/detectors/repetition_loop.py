@@ -213,9 +213,9 @@ _UNIT_WORDS = 5  # units shorter than this (list entries, headings) are too shor
 SIMILAR = 0.8  # word-sequence similarity (difflib ratio) from which two units are near-identical (chosen on dev)
 
 
-def _units(output: str) -> list[tuple[int, list[str]]]:
-    """(start, normalised words) of the answer's lines, or of its sentences when it has few lines."""
-    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", output)]
+def _units(output: str, sentences: bool = False) -> list[tuple[int, list[str]]]:
+    """(start, normalised words) of the answer's lines, or of its sentences when it has few lines or ``sentences``."""
+    lines = [] if sentences else [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", output)]
     if len(lines) < 4:
         lines = [(m.start(), m.group(0)) for m in _SENTENCE_RE.finditer(output)]
     out = []
@@ -227,8 +227,30 @@ def _units(output: str) -> list[tuple[int, list[str]]]:
 
 
 def _template_loop(output: str, need: int) -> tuple[float, int, int, str] | None:
-    """The longest run of ``need``+ consecutive units each near-identical to one 1-3 units before."""
+    """The longest run of ``need``+ consecutive units each near-identical to one 1-3 units before: lines, or the
+    sentences of one paragraph that loops inside itself."""
     units = _units(output)
+    found = _template_run(units, need, output)
+    if found is not None or len(units) < 4:
+        return found  # (under four lines, the units were sentences already)
+    for m in re.finditer(r"[^\n]+", output):
+        line = m.group(0)
+        if len(line) < 120:
+            continue
+        sentences = _SENTENCE_RE.findall(line)
+        if len(sentences) < need:
+            continue
+        starts = [" ".join(x.lower().split()[:3]) for x in sentences]  # a loop repeats its sentences' openings
+        if max(starts.count(x) for x in set(starts)) < need:
+            continue
+        inner = _template_run(_units(line, sentences=True), need, line)
+        if inner is not None and (found is None or inner[0] > found[0]):
+            found = (inner[0], m.start() + inner[1], m.start() + inner[2], inner[3])
+    return found
+
+
+def _template_run(units: list[tuple[int, list[str]]], need: int, output: str) -> tuple[float, int, int, str] | None:
+    """The longest run of ``need``+ consecutive ``units`` each near-identical to one 1-3 units before."""
     if len(units) < need:
         return None
     best = None
