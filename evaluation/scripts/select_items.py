@@ -16,6 +16,7 @@ A third dev round (hard negatives and subtle errors written by new annotators) d
 60 instructions to write answers for and 60 translation sources, none translated or generated from before:
 
     python evaluation/scripts/select_items.py --round 3 > evaluation/scripts/selection-dev-r3.json
+    python evaluation/scripts/select_items.py --round 4 > evaluation/scripts/selection-dev-r4.json
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def _draw(rng: random.Random, pool: list[dict], n: int, used: set[int]) -> list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default="../shared")
-    ap.add_argument("--round", type=int, choices=(1, 2, 3), default=1,
+    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4), default=1,
                     help="2, 3: the later dev-only draws, from dev-pool ids the earlier rounds left unused")
     args = ap.parse_args()
     src = Path(args.shared) / "data" / "just-eval-instruct" / "just_eval_instruct.jsonl"
@@ -66,8 +67,11 @@ def main() -> None:
                       "shared_answers": shared, "models": list(models)}
     if args.round == 2:
         out = second_dev_round(rows, half, out["dev"])
-    elif args.round == 3:
-        out = third_dev_round(rows, half, out["dev"], second_dev_round(rows, half, out["dev"])["dev"])
+    elif args.round >= 3:
+        rounds = [out["dev"], second_dev_round(rows, half, out["dev"])["dev"]]
+        for n in range(3, args.round + 1):
+            out = written_dev_round(rows, half, rounds, n)
+            rounds.append(out["dev"])
     print(json.dumps(out, indent=1))
 
 
@@ -85,20 +89,22 @@ def second_dev_round(rows: list[dict], half: set[int], first: dict) -> dict:
             "dev": {"generation_ids": sorted(gen), "translation_ids": {"fr": qa[:50], "es": qa[50:]}}}
 
 
-def third_dev_round(rows: list[dict], half: set[int], first: dict, second: dict) -> dict:
-    """60 instructions to write answers for (48 regular, 12 safety) and 60 translation sources, dev pool only,
-    none generated from or translated by an earlier round (instructions of shared answers may come back)."""
-    rng = random.Random(SEED + 3)
-    earlier = {i for rnd in (first, second) for i in rnd["generation_ids"]} | \
-        {i for rnd in (first, second) for ids in rnd["translation_ids"].values() for i in ids}
+def written_dev_round(rows: list[dict], half: set[int], earlier: list[dict], round_no: int) -> dict:
+    """60 instructions to write answers for (48 regular, 12 safety) and 60 translation sources, dev pool only.
+
+    Round 3: none generated from or translated by an earlier round (instructions of shared answers may come back).
+    Round 4 and later (the pool runs short): answers for instructions no earlier round answered, translations of
+    sources no earlier round translated; the two draws of a round never share an instruction."""
+    rng = random.Random(SEED + round_no)
+    answered = {i for rnd in earlier for key in ("generation_ids", "written_answer_ids") for i in rnd.get(key, ())}
+    translated = {i for rnd in earlier for ids in rnd["translation_ids"].values() for i in ids}
     pool = [r for r in rows if r["id"] in half and len(r["instruction"]) <= 700]
-    used = set(earlier)
+    used = answered | translated if round_no == 3 else set(answered)
     written = _draw(rng, [r for r in pool if r["category"] == "regular"], 48, used) + \
         _draw(rng, [r for r in pool if r["category"] == "safety"], 12, used)
-    qa = _draw(rng, pool, 60, used)
-    return {"seed": SEED + 3, "source": "just_eval_instruct.jsonl", "round": 3,
+    qa = _draw(rng, pool, 60, used if round_no == 3 else translated | set(written))
+    return {"seed": SEED + round_no, "source": "just_eval_instruct.jsonl", "round": round_no,
             "dev": {"written_answer_ids": sorted(written), "translation_ids": {"fr": qa[:30], "es": qa[30:]}}}
-
 
 if __name__ == "__main__":
     main()
