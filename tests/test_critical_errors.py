@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from baselines.errors.critical_errors import DETECTOR_VERSION, LABELS, CriticalErrorDetector, Finding, evaluate
-from baselines.errors.instruction_features import is_technical, requests_language
+from bench.instruction_features import is_technical, requests_language
 from bench.labelled_sets import shared_dir
 from tests.helpers import run_main
 

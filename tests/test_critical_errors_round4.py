@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from baselines.errors.critical_errors import CriticalErrorDetector
-from baselines.errors.instruction_features import instruction_features
+from bench.instruction_features import instruction_features
 
 PY_BLOCK = "```python\ndef median(a, b):\n    merged = sorted(a + b)\n    return merged[len(merged) // 2]\n```"
 KOTLIN_BLOCK = ('```kotlin\nclass MainActivity : ComponentActivity() {\n    override fun onCreate(s: Bundle?) {\n'

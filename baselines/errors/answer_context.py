@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Callable, Mapping
 
 from baselines.errors.finding import Finding
-from baselines.errors.instruction_features import InstructionFeatures, instruction_features
+from bench.instruction_features import InstructionFeatures, instruction_features
 
 # A detector: the finding for its label on one answer (any score; the orchestrator applies THRESHOLD), or None.
 DetectFn = Callable[["AnswerContext"], "Finding | None"]

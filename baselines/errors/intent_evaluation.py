@@ -1,9 +1,9 @@
-"""How well :func:`baselines.errors.instruction_features.instruction_features` reads what an instruction asks for,
+"""How well :func:`bench.instruction_features.instruction_features` reads what an instruction asks for,
 on labelled instructions (``bench errors evaluate-intent``; the sealed set is ``evaluation/instruction_intent``).
 
 A record is ``{"id", "lang", "labels", ...}`` with the instruction inline (``instruction``) or as a reference to a
 shared English instruction (``instruction_ref``, read in place: :mod:`bench.labelled_sets`). The labels are the
-intent fields of :class:`~baselines.errors.instruction_features.InstructionFeatures` (``technical`` is their union,
+intent fields of :class:`~bench.instruction_features.InstructionFeatures` (``technical`` is their union,
 not a label). The report is :func:`bench.label_scores.evaluation_report` plus the per-language macro-F1 and the
 misses.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from baselines.errors.instruction_features import InstructionFeatures, instruction_features
+from bench.instruction_features import InstructionFeatures, instruction_features
 from bench.errors import InputError
 from bench.json_records import iter_jsonl
 from bench.label_scores import evaluation_report, gold_labels

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Callable, Mapping
 
+from bench.instruction_features import instruction_features
 from benchmark.qa.align import missing_counterparts
 from benchmark.qa.features import (
     EXPECTED_LENGTH_RATIO,
@@ -82,8 +83,6 @@ class QAContext:
     @cached_property
     def prose_missing(self) -> list[str]:
         """Formulas, identifiers and language names of the source prose with no counterpart in the translation."""
-        from baselines.errors.instruction_features import instruction_features
-
         intent = instruction_features(self.source)
         return missing_counterparts(self.s_prose, self.t_prose, literals=intent.code or intent.data)
 

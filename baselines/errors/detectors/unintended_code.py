@@ -18,7 +18,7 @@ from baselines.errors.answer_structure import answer_structure
 from baselines.errors.code_signals import (code_line_score, html_tags, python_statements, shell_line_score,
                                            structured_data)
 from baselines.errors.finding import Finding
-from baselines.errors.instruction_features import InstructionFeatures
+from bench.instruction_features import InstructionFeatures
 from baselines.errors.text_features import clip
 
 LINE_CODE = 0.5  # a line lexing at least this code-shaped counts as a code line (chosen on dev)
