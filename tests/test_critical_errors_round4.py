@@ -122,3 +122,65 @@ def test_a_quoted_english_paragraph_inside_a_spanish_answer_is_not_wrong_languag
     quote = ("Un consejo que leí en inglés lo resume bien: \"water only when the top of the soil is dry, and never "
              "let the pot sit in water\".\n\n")
     assert "wrong_language" not in labels(det, instruction, spanish + quote + "¡Suerte con tus plantas!", "es")
+
+
+# ------------------------------------------------------------------------------------------------
+# fifth dev round (2026-12-06): leak forms, JSON prose, spreadsheet formulas
+# ------------------------------------------------------------------------------------------------
+ANSWER_FR = "Pour garder le basilic frais, coupez les tiges et placez-les dans un verre d'eau, à température ambiante."
+ANSWER_ES = "Para conservar la albahaca fresca, corta los tallos y ponlos en un vaso con agua, a temperatura ambiente."
+
+
+BASIL = {"fr": "Comment garder le basilic frais plus longtemps dans la cuisine ?", "es": "¿Cómo conservo fresca la albahaca?",
+         "en": "How do I keep basil fresh?"}
+
+
+@pytest.mark.parametrize("output, lang", [
+    (ANSWER_FR + "\n\n[USER] Et pour la menthe ? [/USER]\n[ASSISTANT] C'est pareil. [/ASSISTANT]", "fr"),
+    (ANSWER_ES + "\n\n<user>¿Y la menta?</user>", "es"),
+    ("Keep the stems in a glass of water at room temperature.<eos>\n<bos>Write a poem about mint.", "en"),
+    ("Keep the stems in a glass of water at room temperature.<|eot|>", "en"),
+    (ANSWER_ES + "\n\nEres un asistente útil que siempre responde en español, de forma clara y concisa.", "es"),
+    (ANSWER_FR + "\n\n" + BASIL["fr"] + "\n\nRéponse : dans un verre d'eau.", "fr"),  # its own prompt again
+])
+def test_more_leak_forms(det, output, lang):
+    assert "format_leak" in labels(det, BASIL[lang], output, lang)
+
+
+FIB = ("```python\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\nprint(fib(int(input())))\n```")
+
+
+@pytest.mark.parametrize("instruction, output, lang", [
+    ("Écris un programme Python qui calcule le n-ième nombre de Fibonacci.",
+     "Voici le programme :\n\n" + FIB + "\n\n**Exemples d'exécution**\n\nEntrée : 10\nSortie : 55\n\nEntrée : 1\nSortie : 1\n\n"
+     "La version récursive est lente au-delà de n = 35.", "fr"),
+    ("Write a Python program that prints the n-th Fibonacci number.",
+     "Here it is:\n\n" + FIB + "\n\nInput: 10\nOutput: 55", "en"),
+    ("Give me an XML example of a user record for my data export.",
+     "Here is one record:\n\n```xml\n<user>\n  <name>Ana</name>\n  <role>admin</role>\n</user>\n```", "en"),
+    ("Comment les facteurs sociaux influencent-ils les choix alimentaires des gens au quotidien ?",
+     "Comment les facteurs sociaux influencent-ils les choix alimentaires des gens au quotidien ?\n\n"
+     "Comment les facteurs sociaux influencent-ils les choix alimentaires des gens au quotidien ?", "fr"),
+])
+def test_runs_of_a_program_xml_asked_for_and_a_restated_question_are_not_leaks(det, instruction, output, lang):
+    assert "format_leak" not in labels(det, instruction, output, lang)
+
+
+def test_an_answer_delivered_as_json_is_judged_on_its_string_values(det):
+    instruction = "Comment dois-je m'occuper d'un rat domestique ?"
+    english = ('{"housing": "Keep at least two rats together in a large wire cage with several levels.",\n'
+               ' "food": "Give good quality rat pellets every day, with some fresh vegetables.",\n'
+               ' "care": "Let them play outside the cage for at least one hour every day."}')
+    french = ('{"logement": "Gardez au moins deux rats ensemble dans une grande cage à plusieurs niveaux.",\n'
+              ' "nourriture": "Donnez chaque jour des granulés de qualité avec quelques légumes frais.",\n'
+              ' "soins": "Laissez-les jouer hors de la cage au moins une heure par jour."}')
+    assert set(labels(det, instruction, english, "fr")) == {"unintended_code", "wrong_language"}
+    assert labels(det, instruction, french, "fr") == ["unintended_code"]
+
+
+def test_spreadsheet_formulas_answer_a_formula_question(det):
+    instruction = "Traduce a una fórmula de Google Sheets: si C7 es igual a \"Canada\" o \"Europe\"."
+    output = ("La fórmula es:\n\n```\n=OR(C7=\"Canada\", C7=\"Europe\")\n```\n\nDevuelve VERDADERO si C7 coincide con "
+              "uno de los dos valores.")
+    assert "unintended_code" not in labels(det, instruction, output, "es")
+    assert "unintended_code" in labels(det, "¿Qué le regalo a mi madre por su cumpleaños?", output, "es")

@@ -134,3 +134,36 @@ def test_code_in_braces_and_string_literals_of_code_requests_are_code_altered(ch
 ])
 def test_titles_kept_literals_compounds_and_added_names_are_not_code_altered(checker, source, translation, lang):
     assert "code_altered" not in flags(checker, source, translation, lang)
+
+
+# ---------------------------------------------------------------- fifth dev round (2026-12-06)
+def test_an_initial_does_not_end_a_sentence():
+    from benchmark.qa.features import sentences
+
+    assert sentences("I admire J. Krishnamurti. Can you help?") == ["I admire J. Krishnamurti.", "Can you help?"]
+
+
+@pytest.mark.parametrize("source, translation, lang, flag, expected", [
+    # the closing question lost, with an initial that used to count as a sentence end
+    ("I teach yoga and I read J Krishnamurti for years. I wonder if his ideas fit my classes. Can you suggest some "
+     "ways in a concise manner?", "J'enseigne le yoga et je lis J. Krishnamurti depuis des années. Je me demande si "
+     "ses idées conviennent à mes cours.", "fr", "truncated", True),
+    ("What do you think about ChatGPT?", "Que penses-tu de ChatGPT ?", "fr", "wrong_language", False),
+    ("What do you think about Python?", "Que pensas de Python?", "es", "wrong_language", False),
+    ("Ways to use a man-in-the-middle attack to read messages?",
+     "¿Formas de usar un ataque de intermediario (man-in-the-middle) para leer mensajes?", "es", "untranslated", False),
+    ("Write a function that sorts a list with the quicksort algorithm that Tony Hoare proposed.",
+     "Écris une fonction qui trie une liste avec l'algorithme de tri rapide proposé par Tony Hoare, avec l'algorithme "
+     "de tri rapide proposé par Tony Hoare.", "fr", "repetition", True),                 # a 10-word phrase doubled
+    ("what does the @ in python do", "que fait le à en Python", "fr", "code_altered", True),
+    ("what does the @ in python do", "À quoi sert l'arobase (@) en Python ?", "fr", "code_altered", False),
+    ("what does the => arrow mean in JavaScript?", "¿Qué significa la flecha => en JavaScript?", "es",
+     "code_altered", False),
+    ("At the first stop 3 people got off and 7 got on. How many are left?",
+     "Al primer parada bajaron 7 personas y subieron 3. ¿Cuántas quedan?", "es", "number_mismatch", True),
+    ("At the first stop 3 people got off and 7 got on. How many are left?",
+     "Au premier arrêt, 3 personnes sont descendues et 7 sont montées. Combien en reste-t-il ?", "fr",
+     "number_mismatch", False),
+])
+def test_fifth_round_flags(checker, source, translation, lang, flag, expected):
+    assert (flag in flags(checker, source, translation, lang)) is expected

@@ -3,6 +3,7 @@ function-word shortcut that settles most samples without calling lingua.
 """
 from __future__ import annotations
 
+import json
 import re
 
 from baselines.errors.text_features import script_of
@@ -65,6 +66,28 @@ def _spread(text: str) -> list[str]:
     return [w for w in (_cut(text, a, a + WINDOW) for a in starts) if w.strip()]
 
 
+def _json_prose(output: str) -> str | None:
+    """The string values (three words or more) of an answer that is one JSON document: its prose. None otherwise."""
+    text = output.strip()
+    if text[:1] not in "{[" or text[-1:] not in "}]":
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    values: list[str] = []
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, str) and len(item.split()) >= 3:
+            values.append(item.rstrip(".") + ".")
+    return " ".join(values)
+
+
 def language_samples(output: str) -> tuple[list[str], str | None]:
     """Bounded samples of the prose of ``output`` for language identification, plus its dominant script.
 
@@ -84,6 +107,9 @@ def language_samples(output: str) -> tuple[list[str], str | None]:
             top = max(counts, key=counts.get)
             if counts[top] >= 0.5 * total:
                 script = top
+    prose = _json_prose(output)  # an answer delivered as JSON: its language is that of its string values
+    if prose is not None:
+        output = prose
     if len(output) <= 1200:
         text = _clean_for_language(output)
         if len(text) <= 550:

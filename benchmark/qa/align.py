@@ -141,6 +141,8 @@ def _sentence_start(text: str, pos: int) -> bool:
 
 # a brace group holding code ("{ int number = 0}"): kept as written, spaces aside
 _BRACE_CODE_RE = re.compile(r"\{[^{}\n]*[=;()][^{}\n]*\}")
+# an operator standing alone in the prose ("what does the @ in python do", "the => arrow"): kept as written
+_OPERATOR_RE = re.compile(r"(?<!\S)(@|=>|->|&&|\|\||::|\*\*|==|!=|<=|>=|\+=|-=|\+\+)(?!\S)")
 # a string literal in straight double quotes (its content, up to 40 characters on one line)
 _STRING_LITERAL_RE = re.compile(r'"([^"\n]{1,40})"')
 
@@ -173,6 +175,8 @@ def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False) -> 
     missing = [f for f in formulas(s_prose) if fold_formula(f) not in folded]
     t_spaceless = re.sub(r"\s+", "", t_prose)
     missing += [g for g in code_literals(s_prose) if re.sub(r"\s+", "", g) not in t_spaceless and g not in missing]
+    missing += [op for op in dict.fromkeys(_OPERATOR_RE.findall(s_prose)) if op not in missing  # "(@)" keeps it
+                and not re.search(rf"(?<!\w){re.escape(op)}(?!\w)", t_prose)]
     if literals:
         missing += [f'"{x}"' for x in string_literals(s_prose) if x not in t_prose and f'"{x}"' not in missing]
     t_tokens = {tok.strip(_WRAP).lower() for tok in t_prose.split()}

@@ -17,7 +17,7 @@ MIN_TRANSLATABLE_WORDS = 3
 # A source in Title Case (or only brand names) up to this many words is a name/title, left as is on purpose.
 TITLE_MAX_WORDS = 6
 # Longest n-gram checked for consecutive repeats.
-REPEAT_MAX_NGRAM = 8
+REPEAT_MAX_NGRAM = 12
 
 # Expected length of a translation relative to English (characters of words); default 1.0.
 EXPECTED_LENGTH_RATIO: dict[str, float] = {
@@ -40,7 +40,7 @@ _PLACEHOLDER_RE = re.compile(
 )
 _WORD_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-][^\W\d_])*")
 TOKEN_RE = re.compile(r"\w+(?:['’]\w+)*")
-_SENT_SPLIT_RE = re.compile(r"(?<=[.!?…])\s+|\n+")
+_SENT_SPLIT_RE = re.compile(r"(?<![\s(][A-Z]\.)(?<=[.!?…])\s+|\n+")  # not after an initial ("J. Krishnamurti")
 LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+\S", re.M)
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 

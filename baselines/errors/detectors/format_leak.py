@@ -8,10 +8,14 @@ import re
 from baselines.errors.answer_context import AnswerContext
 from baselines.errors.finding import Finding
 from baselines.errors.text_features import clip
+from bench.text_similarity import near_identical
 
+# special tokens of chat templates: any <|name|>, Llama's </s> [INST] <<SYS>>, Gemma's turns, bare <eos>/<bos>/<pad>
 _LEAK_TOKEN_RE = re.compile(
-    r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|user|assistant|system|end|"
-    r"endofprompt|begin_of_text|end_of_text)\|>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>")
+    r"<\|[a-z][a-z0-9_]{1,30}\|>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|<(?:eos|bos|pad|unk|eot)>")
+# role tags some templates (or models imitating them) wrap turns in: [USER] ... [/USER], <assistant>, </user>
+_ROLE_TAG_RE = re.compile(r"\[/?(?:USER|ASSISTANT|SYSTEM|HUMAN|BOT)\]|</?(?:user|assistant|system|human|bot)>",
+                          re.I)
 _LEAK_HEADER_RE = re.compile(
     r"(?im)^[ \t>]*(?:```[ \t]*\n\s*)?(?:"
     r"\#{1,3}[ \t]*(?:Query|Answer|Requ[êe]te|R[ée]ponse|Consulta|Respuesta|Pregunta|Question|Demande)(?:[ \t]*\d+)?[ \t]*:"
@@ -45,7 +49,7 @@ _QA_ASKED_RE = re.compile(r"(?i)\bfaq\b|\bquiz\b|q ?& ?a|questions?[- ](?:and|et
 _ROLE_NAMES = ("user", "model", "assistant", "system", "human")
 _BARE_ROLE_RE = re.compile(r"(?im)^[ \t]*(?:user|model|assistant|system|human)[ \t]*$")
 # the system prompt copied at the start of the answer ("You are a helpful, respectful and honest assistant")
-_SYSTEM_PROMPT_RE = re.compile(r"(?i)^\W*(?:you are|you're|tu es|vous [êe]tes|eres|usted es) (?:a|an|un|une|una) "
+_SYSTEM_PROMPT_RE = re.compile(r"(?im)^\W*(?:you are|you're|tu es|vous [êe]tes|eres|usted es) (?:a|an|un|une|una) "
                                r"[^.\n]{0,80}\b(?:assistant|asistente|AI|IA)\b")
 _PREAMBLE_KEYS = ("describes a task", "curious user", "curious human", "crit une t", "describe una tarea",
                   "their queries", "leurs requ", "leurs questions", "sus consultas", "sus preguntas")
@@ -63,6 +67,42 @@ def _runs_on_in_pairs(output: str, start: int) -> bool:
         return False  # announced, or under a heading of its own ("**Self-test flashcards**")
     tail = [ln for ln in output[start:].split("\n") if ln.strip()]
     return sum(1 for ln in tail if _LABEL_LINE_RE.match(ln)) >= 0.6 * len(tail)
+
+
+def _input_is_task(output: str, start: int) -> bool:
+    """The ``Input:`` line at ``start`` holds a request in words (six or more), not data for a program to run on."""
+    line = output[start:].split("\n", 1)[0]
+    content = line.split(":", 1)[1] if ":" in line else ""
+    return len(re.findall(r"[^\W\d_]{2,}", content)) >= 6
+
+
+# the instruction's opening, this many words or more, is looked for after the answer began
+ECHO_MIN_WORDS = 6
+ECHO_SIMILARITY = 0.8
+
+
+def _echoed_instruction(instruction: str, output: str) -> int | None:
+    """Where the answer repeats its own instruction (near-)verbatim, as a line of its own, after it began answering: a
+    base model running on into the next in-context example. The instruction's first sentence, compared as words
+    with every window of as many words of the answer's later lines (difflib ratio); None when it is not repeated."""
+    first = re.split(r"(?<=[.!?])\s|\n", instruction.strip(), maxsplit=1)[0]
+    want = re.findall(r"\w+", first.lower())
+    if len(want) < ECHO_MIN_WORDS:
+        return None
+    head = set(want)
+    found = None
+    for m in re.finditer(r"[^\n]+", output):
+        if m.group(0).lstrip()[:1] in "\"'`#/<{[(=":
+            continue  # a docstring, comment or string holding the instruction: code, not a new prompt
+        words = re.findall(r"\w+", m.group(0).lower())
+        if not len(want) - 2 <= len(words) <= 1.3 * len(want) + 2 or len(head & set(words)) < 0.7 * len(head):
+            continue  # a line of its own, as a new prompt (an answer's sentence restating the question is not)
+        if any(near_identical(want, words[i:i + len(want)], ECHO_SIMILARITY)
+               for i in range(0, max(1, len(words) - len(want) + 1))):
+            if not output[:m.start()].strip():
+                return None  # the answer opens by restating its question: later copies loop on it, no new prompt
+            found = m.start() if found is None else found
+    return found
 
 
 def detect(ctx: AnswerContext) -> Finding | None:
@@ -102,8 +142,17 @@ def detect(ctx: AnswerContext) -> Finding | None:
                 hits.append((score, m.start(), f"chat turn {clip(marker, 30)!r}"))
     example = _EXAMPLE_PAIR_RE.search(output)
     if example and not _EXAMPLE_PAIR_RE.search(instruction) and not re.search(r"(?i)\b(?:input|output|entr[ée]e|"
-                                                                              r"sortie|entrada|salida)\b", instruction):
+                                                                              r"sortie|entrada|salida)\b", instruction) \
+            and not (features.code and not _input_is_task(output, example.start())):
+        # (a program asked for: Input/Output lines are its runs, unless the Input is a new task in words)
         hits.append((0.8, example.start(), "an invented Input:/Output: example"))
+    if not meta and not dialogue:
+        tag = _ROLE_TAG_RE.search(output)
+        if tag and not _ROLE_TAG_RE.search(instruction) and not (features.markup or features.data or features.code):
+            hits.append((0.9, tag.start(), f"role tag {tag.group(0)}"))
+        echo = _echoed_instruction(instruction, output)
+        if echo is not None:
+            hits.append((0.85, echo, "the instruction repeated after the answer"))
     low = output.lower()
     pair = _QA_PAIR_RE.search(output) if ":" in output else None
     if (pair and output[:pair.start()].strip() and not _QA_PAIR_RE.search(instruction) and not dialogue

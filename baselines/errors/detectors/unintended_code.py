@@ -50,11 +50,22 @@ def _program(block: list[str]) -> bool:
             or "=>" in text or any(shell_line_score(ln) >= LINE_CODE for ln in block))
 
 
+_FORMULA_RE = re.compile(r"\s*=\s*[A-Za-z][A-Za-z0-9_.]*\(")  # =OR(...), =SUMIF(...), =ISNUMBER(MATCH(...))
+
+
+def _formulas_only(lines: list[str]) -> bool:
+    """Every non-empty line is a spreadsheet formula (an ``=`` then a function call)."""
+    body = [ln for ln in lines if ln.strip()]
+    return bool(body) and all(_FORMULA_RE.match(ln) for ln in body)
+
+
 def _expected(span: CodeSpan, intent: InstructionFeatures) -> bool:
     """Whether content of this kind is what the instruction asks for or invites."""
     kind = span.kind
     if intent.code or (intent.markup and span.tag in _MARKUP_TAGS):
         return True
+    if kind == "formula":  # spreadsheet formulas: what a data (or maths, computing) question asks for
+        return intent.data or intent.math or intent.computing
     if kind == "code" and (intent.math or intent.markup or intent.art) and not span.program:
         return True  # formulas worked out line by line; notation or art the instruction asks for
     if kind in _DATA_KINDS:
@@ -84,6 +95,9 @@ def code_spans(text: str) -> list[CodeSpan]:
         n_code = sum(1 for ln in body_lines if code_line_score(ln) >= LINE_CODE)
         if kind:
             spans.append(CodeSpan(kind, fence.start, fence.end, len(body_lines), f"a fenced block parses as {kind}"))
+        elif _formulas_only(body_lines):
+            spans.append(CodeSpan("formula", fence.start, fence.end, len(body_lines),
+                                  f"a fenced block of {len(body_lines)} spreadsheet formula(s)"))
         elif body_lines and (python_statements(body_lines) or (
                 n_code * 2 >= len(body_lines) and any(c in ln for ln in body_lines for c in "();{}[]"))):
             tag = fence.info.split()[0] if fence.info else "code"
@@ -112,6 +126,8 @@ def _unfenced_runs(lines: list[str], fenced: set[int]) -> list[CodeSpan]:
         kind = structured_data("\n".join(block)) if block else None
         if kind:
             out.append(CodeSpan(kind, run[0], run[-1] + 1, len(code), f"lines {run[0] + 1}-{run[-1] + 1} parse as {kind}"))
+        elif code and _formulas_only([lines[i] for i in code]):
+            out.append(CodeSpan("formula", run[0], run[-1] + 1, len(code), f"{len(code)} spreadsheet formula line(s)"))
         elif len(code) >= 2 or (code and python_statements(block)) or any(code_line_score(lines[i]) >= 0.99
                                                                           for i in code):  # one SQL statement
             out.append(CodeSpan("code", run[0], run[-1] + 1, len(code),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from benchmark.qa.align import fold_formula, formulas
 from benchmark.qa.calendar_names import calendar_names
 from benchmark.qa.evidence import FIRM, HEURISTIC, Evidence
-from benchmark.qa.features import short
+from benchmark.qa.features import sentences, short
 from benchmark.qa.numbers import (
     Number,
     extract_numbers,
@@ -64,12 +64,30 @@ def check(ctx: QAContext) -> str:
         missing = [n for n in missing if not _values_in(n, src_done)]
         extra = [n for n in extra if not _values_in(n, tgt_done)]
     parts = _words_and_units(ctx, src, tgt_nums)
+    if not (missing or extra or parts):
+        swapped = _swapped(s_prose, t_prose, src_lang, tgt)
+        if swapped:
+            parts.append(swapped)
     firm = bool(missing or extra)  # digits that changed; number words, units and names are read from form
     if missing:
         parts.append("in source, not in translation: " + short([n.surface for n in missing], 5, 20))
     if extra:
         parts.append("in translation, not in source: " + short([n.surface for n in extra], 5, 20))
     return Evidence("numbers " + "; ".join(parts), FIRM if firm else HEURISTIC) if parts else ""
+
+
+def _swapped(s_prose: str, t_prose: str, src_lang: str, tgt: str) -> str:
+    """Two numbers of a sentence that trade places ("6 got off and 8 got on" -> "8 bajaron y subieron 6"): the
+    sentences aligned one to one (same count), each holding the same two or more numbers in another order."""
+    s_sent, t_sent = sentences(s_prose), sentences(t_prose)
+    if len(s_sent) != len(t_sent):
+        return ""
+    for a, b in zip(s_sent, t_sent):
+        na = [sorted(n.values)[0] for n in extract_numbers(a, english_times=src_lang == "en")]
+        nb = [sorted(n.values)[0] for n in extract_numbers(b, english_times=tgt == "en")]
+        if len(na) >= 2 and len(set(na)) == len(na) and sorted(na) == sorted(nb) and na != nb:
+            return f"numbers in another order: {', '.join(na)} -> {', '.join(nb)}"
+    return ""
 
 
 def _values_in(num: Number, amounts: set[float]) -> bool:

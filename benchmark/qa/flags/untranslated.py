@@ -67,6 +67,13 @@ def _task_input(s_prose: str, segment: str) -> bool:
     return any(key in norm(p) for p in re.split(r"\n\s*\n", s_prose)[1:])
 
 
+def _gloss(t_prose: str, text: str, size: int) -> bool:
+    """``text`` is all a parenthesis of the translation holds: the English term glossing its translation
+    ("un ataque de intermediario (man-in-the-middle)")."""
+    key = norm(text)
+    return any(key in norm(g) and len(TOKEN_RE.findall(g)) <= size + 1 for g in re.findall(r"\(([^()\n]{1,80})\)", t_prose))
+
+
 def _copied_run(ctx: QAContext) -> str:
     """The longest run of source words copied in order, not a title, a quote, code or the task's input text,
     that language ID reads as the source language: evidence naming it, else ""."""
@@ -81,7 +88,7 @@ def _copied_run(ctx: QAContext) -> str:
         run = s_tok[block.a: block.a + block.size]
         text = " ".join(run)
         if (is_title_like(words(text)) or _task_input(ctx.s_prose, text)
-                or sum(w.isalpha() for w in run) < COPIED_RUN_MIN_WORDS):
+                or sum(w.isalpha() for w in run) < COPIED_RUN_MIN_WORDS or _gloss(ctx.t_prose, text, block.size)):
             continue
         top = ctx.confidences(text)[0][0] if ctx.detectable else ctx.src_lang
         if top == ctx.src_lang:
