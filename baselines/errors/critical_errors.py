@@ -43,7 +43,8 @@ class CriticalErrorDetector:
         """All findings (score >= THRESHOLD) for one answer, in LABELS order."""
         samples, script = language_samples(output)
         code = self._check_lang(lang)
-        confs = ([{code: 1.0} if obviously_in(s, code) else self._confidences(s) for s in samples]
+        whole = obviously_in(" ".join(samples), code)  # all windows together plainly in the language: no lingua
+        confs = ([{code: 1.0} if whole or obviously_in(s, code) else self._confidences(s) for s in samples]
                  if self._detector is not None else [])
         return self._detect(instruction, output, lang, finish_reason, samples, script, confs)
 
@@ -52,12 +53,13 @@ class CriticalErrorDetector:
         rows = [tuple(r) for r in rows]
         codes = [self._check_lang(r[2]) for r in rows]
         prepared = [language_samples(r[1]) for r in rows]
-        flat = [(s, code) for (samples, _), code in zip(prepared, codes) for s in samples]
+        flat = [(s, code, whole) for (samples, _), code in zip(prepared, codes)
+                for whole in [obviously_in(" ".join(samples), code)] for s in samples]
         flat_confs: list[dict[str, float]] = [{} for _ in flat]
         if self._detector is not None and flat:
             todo = []
-            for k, (s, code) in enumerate(flat):
-                if obviously_in(s, code):
+            for k, (s, code, whole) in enumerate(flat):
+                if whole or obviously_in(s, code):
                     flat_confs[k] = {code: 1.0}
                 else:
                     todo.append(k)
