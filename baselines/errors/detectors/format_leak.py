@@ -89,6 +89,10 @@ def _echoed_instruction(instruction: str, output: str) -> int | None:
     want = re.findall(r"\w+", first.lower())
     if len(want) < ECHO_MIN_WORDS:
         return None
+    nl = output.find("\n")
+    rest = output[nl:].lower() if nl >= 0 else ""
+    if sum(w in rest for w in (want[0], want[len(want) // 2], want[-1])) < 2:
+        return None  # (cheap: the instruction's first, middle and last words mostly absent from the later lines)
     head = set(want)
     found = None
     for m in re.finditer(r"[^\n]+", output):
