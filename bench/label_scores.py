@@ -126,12 +126,12 @@ def evaluation_report(gold: Sequence[Iterable[str]], predicted: Sequence[Iterabl
     ``macro`` averages P / R / F1 over the labels with gold support (a label absent from the set says
     nothing); ``clean_flagged_rate`` is the share of clean items (no gold label) given any label (both within each
     item's scope when ``scopes`` is given)."""
-    per, micro = label_scores(gold, predicted, labels, scopes=scopes)
+    gold, predicted = within_scopes(gold, predicted, scopes)
+    per, micro = label_scores(gold, predicted, labels)
     present = [m for m in per.values() if m["support"]]
     macro = {key: (round(sum(m[key] or 0.0 for m in present) / len(present), 4) if present else None)
              for key in ("precision", "recall", "f1")}
     macro["labels"] = len(present)
-    gold, predicted = within_scopes(gold, predicted, scopes)
     clean = [set(p) & set(labels) for g, p in zip(gold, predicted) if not set(g) & set(labels)]
     return {
         "items": len(gold),

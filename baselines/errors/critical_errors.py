@@ -41,18 +41,14 @@ class CriticalErrorDetector:
     # -- public API -------------------------------------------------------------------------
     def detect(self, instruction: str, output: str, lang: str, finish_reason: str | None = None) -> list[Finding]:
         """All findings (score >= THRESHOLD) for one answer, in LABELS order."""
-        samples, script = language_samples(output)
-        code = self._check_lang(lang)
-        whole = obviously_in(" ".join(samples), code)  # all windows together plainly in the language: no lingua
-        confs = ([{code: 1.0} if whole or obviously_in(s, code) else self._confidences(s) for s in samples]
-                 if self._detector is not None else [])
-        return self._detect(instruction, output, lang, finish_reason, samples, script, confs)
+        return self.detect_many([(instruction, output, lang, finish_reason)])[0]
 
     def detect_many(self, rows: Iterable[Sequence]) -> list[list[Finding]]:
         """Findings for many ``(instruction, output, lang[, finish_reason])`` rows; lingua runs batched."""
         rows = [tuple(r) for r in rows]
         codes = [self._check_lang(r[2]) for r in rows]
         prepared = [language_samples(r[1]) for r in rows]
+        # an answer whose windows together are plainly in its language needs no lingua for any of them
         flat = [(s, code, whole) for (samples, _), code in zip(prepared, codes)
                 for whole in [obviously_in(" ".join(samples), code)] for s in samples]
         flat_confs: list[dict[str, float]] = [{} for _ in flat]
@@ -78,9 +74,6 @@ class CriticalErrorDetector:
     # -- internals ----------------------------------------------------------------------------
     def _to_dict(self, values) -> dict[str, float]:
         return {self._by_member[cv.language]: cv.value for cv in values}
-
-    def _confidences(self, text: str) -> dict[str, float]:
-        return self._to_dict(self._detector.compute_language_confidence_values(text))
 
     def _check_lang(self, lang: str) -> str:
         code = (lang or "").strip().lower()

@@ -59,11 +59,14 @@ WINDOWS = 4
 WINDOW = 200
 
 
+def _starts(n: int, size: int) -> list[int]:
+    """Where WINDOWS windows of ``size`` characters start, evenly spaced over ``n`` characters."""
+    return sorted({round(i * (n - size) / (WINDOWS - 1)) for i in range(WINDOWS)})
+
+
 def _spread(text: str) -> list[str]:
     """WINDOWS windows of WINDOW characters evenly spaced over ``text`` (word boundaries)."""
-    n = len(text)
-    starts = sorted({round(i * (n - WINDOW) / (WINDOWS - 1)) for i in range(WINDOWS)})
-    return [w for w in (_cut(text, a, a + WINDOW) for a in starts) if w.strip()]
+    return [w for w in (_cut(text, a, a + WINDOW) for a in _starts(len(text), WINDOW)) if w.strip()]
 
 
 def _json_prose(output: str) -> str | None:
@@ -122,11 +125,9 @@ def language_samples(output: str) -> tuple[list[str], str | None]:
             if len(text) <= 550:
                 return ([text] if text else []), script
             return _spread(text), script
-    n = len(output)
-    starts = sorted({round(i * (n - 400) / (WINDOWS - 1)) for i in range(WINDOWS)})
     samples = []
-    for a in starts:  # clean a raw window twice the size, then keep WINDOW characters of its prose
-        text = _clean_for_language(output[a:a + 400])
+    for a in _starts(len(output), 2 * WINDOW):  # clean a raw window twice the size, then keep WINDOW characters of its prose
+        text = _clean_for_language(output[a:a + 2 * WINDOW])
         if text:
             samples.append(_cut(text, 0, WINDOW) if len(text) > WINDOW else text)
     return samples, script

@@ -147,9 +147,8 @@ _OPERATOR_RE = re.compile(r"(?<!\S)(@|=>|->|&&|\|\||::|\*\*|==|!=|<=|>=|\+=|-=|\
 _STRING_LITERAL_RE = re.compile(r'"([^"\n]{1,40})"')
 
 
-def code_literals(prose: str) -> list[str]:
-    """Brace groups holding code, and the contents of straight-quoted string literals (read as code only where the
-    instruction is about code or data: the caller decides)."""
+def brace_code(prose: str) -> list[str]:
+    """Brace groups of ``prose`` that hold code (an ``=``, ``;`` or parenthesis inside)."""
     return [m.group(0) for m in _BRACE_CODE_RE.finditer(prose)]
 
 
@@ -174,7 +173,7 @@ def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False) -> 
     folded = fold_formula(t_prose)
     missing = [f for f in formulas(s_prose) if fold_formula(f) not in folded]
     t_spaceless = re.sub(r"\s+", "", t_prose)
-    missing += [g for g in code_literals(s_prose) if re.sub(r"\s+", "", g) not in t_spaceless and g not in missing]
+    missing += [g for g in brace_code(s_prose) if re.sub(r"\s+", "", g) not in t_spaceless and g not in missing]
     missing += [op for op in dict.fromkeys(_OPERATOR_RE.findall(s_prose)) if op not in missing  # "(@)" keeps it
                 and not re.search(rf"(?<!\w){re.escape(op)}(?!\w)", t_prose)]
     if literals:

@@ -210,7 +210,7 @@ def evaluate(obj: Any, dev_path: str, split: str | None, shared: str | None, as_
     errors = [
         {"line": lineno, "id": row.get("id"), "labels": row["labels"], "predicted": res.flags, "evidence": res.evidence}
         for (lineno, row), res, scope in zip(rows, results, scopes)
-        if set(row["labels"]) != set(res.flags) & set(scope if scope is not None else res.flags)
+        if set(row["labels"]) != (set(res.flags) if scope is None else set(res.flags) & set(scope))
     ]
     if as_json:
         if show_errors:

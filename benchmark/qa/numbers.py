@@ -124,6 +124,17 @@ class Number:
     pos: float  # relative position in the text (0..1)
 
 
+def float_values(num: Number) -> set[float]:
+    """The candidate values of ``num`` as floats (those that read as one)."""
+    out = set()
+    for v in num.values:
+        try:
+            out.add(float(v))
+        except ValueError:
+            continue
+    return out
+
+
 def _canon(int_part: str, frac: str | None = None) -> str:
     int_part = int_part.lstrip("0") or "0"
     return f"{int_part}.{frac}" if frac is not None else int_part

@@ -90,16 +90,9 @@ def unconverted(source: str, translation: str) -> list[str]:
 
 def _amounts(number: str) -> set[float]:
     """The values a number as written may have ("1,000": 1000 or 1.0; "4,8": 4.8)."""
-    from benchmark.qa.numbers import extract_numbers
+    from benchmark.qa.numbers import extract_numbers, float_values
 
-    out = set()
-    for n in extract_numbers(number, english_times=False):
-        for v in n.values:
-            try:
-                out.add(float(v))
-            except ValueError:
-                continue
-    return out
+    return {x for n in extract_numbers(number, english_times=False) for x in float_values(n)}
 
 
 @lru_cache(maxsize=1)

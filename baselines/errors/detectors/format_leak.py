@@ -94,7 +94,6 @@ def _echoed_instruction(instruction: str, output: str) -> int | None:
     if sum(w in rest for w in (want[0], want[len(want) // 2], want[-1])) < 2:
         return None  # (cheap: the instruction's first, middle and last words mostly absent from the later lines)
     head = set(want)
-    found = None
     for m in re.finditer(r"[^\n]+", output):
         if m.group(0).lstrip()[:1] in "\"'`#/<{[(=":
             continue  # a docstring, comment or string holding the instruction: code, not a new prompt
@@ -103,10 +102,9 @@ def _echoed_instruction(instruction: str, output: str) -> int | None:
             continue  # a line of its own, as a new prompt (an answer's sentence restating the question is not)
         if any(near_identical(want, words[i:i + len(want)], ECHO_SIMILARITY)
                for i in range(0, max(1, len(words) - len(want) + 1))):
-            if not output[:m.start()].strip():
-                return None  # the answer opens by restating its question: later copies loop on it, no new prompt
-            found = m.start() if found is None else found
-    return found
+            # the answer opening by restating its question loops on it: later copies are no new prompt
+            return m.start() if output[:m.start()].strip() else None
+    return None
 
 
 def detect(ctx: AnswerContext) -> Finding | None:

@@ -13,6 +13,7 @@ from benchmark.qa.features import sentences, short
 from benchmark.qa.numbers import (
     Number,
     extract_numbers,
+    float_values,
     match_numbers,
     roman_numerals,
     spelled_numbers,
@@ -61,8 +62,8 @@ def check(ctx: QAContext) -> str:
             extra = _outside_loop(extra, t_prose)
     if missing or extra:  # a quantity converted with its value (3 miles -> 4,8 km, 625 pence -> 6,25 £)
         src_done, tgt_done = conversions(s_prose, t_prose)
-        missing = [n for n in missing if not _values_in(n, src_done)]
-        extra = [n for n in extra if not _values_in(n, tgt_done)]
+        missing = [n for n in missing if not float_values(n) & src_done]
+        extra = [n for n in extra if not float_values(n) & tgt_done]
     parts = _words_and_units(ctx, src, tgt_nums)
     if not (missing or extra or parts):
         swapped = _swapped(s_prose, t_prose, src_lang, tgt)
@@ -88,17 +89,6 @@ def _swapped(s_prose: str, t_prose: str, src_lang: str, tgt: str) -> str:
         if len(na) >= 2 and len(set(na)) == len(na) and sorted(na) == sorted(nb) and na != nb:
             return f"numbers in another order: {', '.join(na)} -> {', '.join(nb)}"
     return ""
-
-
-def _values_in(num: Number, amounts: set[float]) -> bool:
-    """One of the values ``num`` may have is in ``amounts``."""
-    for v in num.values:
-        try:
-            if float(v) in amounts:
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _outside_loop(extra: list[Number], t_prose: str) -> list[Number]:
