@@ -2,7 +2,8 @@
 
 Reads ../shared/data/just-eval-instruct/outputs/*.jsonl in place (English answers), runs
 ``CriticalErrorDetector.detect_many`` over all of them (best of --repeat runs; the detector is built
-once, outside the timing), prints the share of answers per label and model, and ends with one JSON line:
+once, outside the timing) with its default worker processes (one per available core) and, as the baseline,
+in one process (``workers=1``), prints the share of answers per label and model, and ends with one JSON line:
 ``{"detector_items_per_s": ..., "items": ...}``.
 
 Then the optional second opinion (``--judge``) on the same answers: every uncertain finding is asked of
@@ -50,9 +51,13 @@ def main() -> None:
     t0 = time.perf_counter()
     detector = CriticalErrorDetector(("en", "fr", "es"))
     build_s = time.perf_counter() - t0
-    best = float("inf")
+    single = CriticalErrorDetector(("en", "fr", "es"), workers=1)
+    best = best_single = float("inf")
     results = None
-    for _ in range(max(1, args.repeat)):
+    for _ in range(max(1, args.repeat)):  # the two interleaved, so both see the same machine load
+        t0 = time.perf_counter()
+        single.detect_many(rows)
+        best_single = min(best_single, time.perf_counter() - t0)
         t0 = time.perf_counter()
         results = detector.detect_many(rows)
         best = min(best, time.perf_counter() - t0)
@@ -73,11 +78,13 @@ def main() -> None:
         cells = "".join(f"{per_model[model][l] / n:>8.1%} " for l in LABELS + ("(any)",))
         print(f"{model:28s}{cells}")
     print(f"detector built in {build_s:.2f}s; {len(rows)} answers ({chars / len(rows):,.0f} chars on average) "
-          f"in {best:.2f}s (best of {args.repeat})")
+          f"in {best:.2f}s with {detector.workers} worker process(es), {best_single:.2f}s in one (best of {args.repeat})")
     second = second_opinion_speed(rows, results, args.judge_latency_ms / 1000, best)
     print(f"second opinion: {second['second_opinion_questions']} uncertain findings asked in "
           f"{second['second_opinion_s']:.2f}s ({second['second_opinion_items_per_s']:,.0f} answers/s overall)")
-    print(json.dumps({"detector_items_per_s": round(len(rows) / best, 1), "items": len(rows),
+    print(json.dumps({"workers_speedup": round(best_single / best, 2),
+                      "detector_items_per_s": round(len(rows) / best, 1), "workers": detector.workers,
+                      "single_process_items_per_s": round(len(rows) / best_single, 1), "items": len(rows),
                       "seconds": round(best, 3), "mean_chars": round(chars / len(rows)), "build_s": round(build_s, 2),
                       "detector_version": DETECTOR_VERSION, **second}))
 

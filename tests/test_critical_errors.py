@@ -78,6 +78,20 @@ def test_detect_many_matches_detect(det, dev):
     assert det.detect_many([("q", "a", "en")]) == [det.detect("q", "a", "en")]  # 3-tuples accepted
 
 
+def test_worker_processes_give_the_same_findings(det, dev):
+    """A batch large enough for the forked workers gives the findings (labels, spans, evidence, scores to 3 decimals:
+    lingua's own confidences differ in the last bits from run to run) and order of one process."""
+    from baselines.errors import critical_errors
+
+    rows = [(r["instruction"], r["output"], r["lang"], r.get("finish_reason")) for r in dev]
+    assert len(rows) >= 2 * critical_errors.PARALLEL_MIN_ROWS
+    one = [[f.to_dict() for f in found] for found in CriticalErrorDetector(workers=1).detect_many(rows)]
+    two = [[f.to_dict() for f in found] for found in CriticalErrorDetector(workers=2).detect_many(rows)]
+    assert two == one
+    assert sum(map(bool, one)) > 100  # the comparison covers real findings
+    assert critical_errors._BATCH == ()  # nothing of the batch is kept after it
+
+
 def test_languages_parameter():
     two = CriticalErrorDetector(("en", "fr"))
     assert labels(two, "Pourquoi le ciel est-il bleu ?", "The sky is blue because air molecules scatter blue "

@@ -8,10 +8,13 @@ answers are not errors.
 
 One lingua detector restricted to the study languages is built once per :class:`CriticalErrorDetector`;
 language identification runs on a bounded sample of the text (head + middle + tail), so the cost per
-answer is bounded whatever its length. ``detect_many`` batches lingua calls over both cores.
+answer is bounded whatever its length. ``detect_many`` batches lingua calls over both cores, then runs
+the rules of a large batch in worker processes (forked, so they share the built detector; one per core).
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 from typing import Callable, Iterable, Sequence
 
 from bench.label_scores import evaluation_report
@@ -25,6 +28,16 @@ __all__ = ["DETECTOR_VERSION", "LABELS", "THRESHOLD", "CriticalErrorDetector", "
            "findings_to_record"]
 
 DETECTOR_VERSION = "ce-v4"  # v2: structure-based code and truncation checks, template loops; v3: dev rounds 2-3; v4: round 4 (issue 14)
+PARALLEL_MIN_ROWS = 256  # a smaller batch runs in this process: forking costs more than it saves
+_BATCH: tuple = ()  # (detector, jobs): what a forked worker reads, set by the parent just before it forks
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class CriticalErrorDetector:
@@ -32,10 +45,12 @@ class CriticalErrorDetector:
 
     version = DETECTOR_VERSION
 
-    def __init__(self, languages: Sequence[str] = ("en", "fr", "es")):
+    def __init__(self, languages: Sequence[str] = ("en", "fr", "es"), workers: int | None = None):
+        """``workers``: processes for the rules of a large batch (default: one per available core; 1 = none)."""
         from bench.languages import get_language, lingua_detector
 
         self.languages = tuple(get_language(code).code for code in languages)
+        self.workers = max(1, workers if workers is not None else available_cores())
         self._detector, self._by_member = lingua_detector(self.languages)
 
     # -- public API -------------------------------------------------------------------------
@@ -46,32 +61,48 @@ class CriticalErrorDetector:
     def detect_many(self, rows: Iterable[Sequence]) -> list[list[Finding]]:
         """Findings for many ``(instruction, output, lang[, finish_reason])`` rows; lingua runs batched."""
         rows = [tuple(r) for r in rows]
-        codes = [self._check_lang(r[2]) for r in rows]
-        prepared = [language_samples(r[1]) for r in rows]
-        # an answer whose windows together are plainly in its language needs no lingua for any of them
-        flat = [(s, code, whole) for (samples, _), code in zip(prepared, codes)
-                for whole in [obviously_in(" ".join(samples), code)] for s in samples]
+        jobs = [(r[1], self._check_lang(r[2]), self._detector is not None) for r in rows]
+        prepared = self._map(_prepare_range, jobs)  # language samples, and which need no lingua
+        flat = [s for samples, _, _ in prepared for s in samples]
         flat_confs: list[dict[str, float]] = [{} for _ in flat]
         if self._detector is not None and flat:
+            plain = [ok for _, _, known in prepared for ok in known]
+            codes = [code for (_, code, _), (samples, _, _) in zip(jobs, prepared) for _ in samples]
             todo = []
-            for k, (s, code, whole) in enumerate(flat):
-                if whole or obviously_in(s, code):
+            for k, (ok, code) in enumerate(zip(plain, codes)):
+                if ok:
                     flat_confs[k] = {code: 1.0}
                 else:
                     todo.append(k)
             if todo:
-                values = self._detector.compute_language_confidence_values_in_parallel([flat[k][0] for k in todo])
+                values = self._detector.compute_language_confidence_values_in_parallel([flat[k] for k in todo])
                 for k, v in zip(todo, values):
                     flat_confs[k] = self._to_dict(v)
-        out, k = [], 0
-        for row, (samples, script) in zip(rows, prepared):
+        jobs, k = [], 0
+        for row, (samples, script, _) in zip(rows, prepared):
             confs = flat_confs[k:k + len(samples)]
             k += len(samples)
             fr = row[3] if len(row) > 3 else None
-            out.append(self._detect(row[0], row[1], row[2], fr, samples, script, confs))
-        return out
+            jobs.append((row[0], row[1], row[2], fr, samples, script, confs))
+        return self._map(_detect_range, jobs)
 
     # -- internals ----------------------------------------------------------------------------
+    def _map(self, fn: Callable[[tuple[int, int]], list], jobs: list[tuple]) -> list:
+        """``fn`` over ``jobs``, in order: in this process, or over forked workers for a large batch (they inherit
+        the detector and the jobs, so nothing is sent to them). Without ``fork`` everything runs here."""
+        global _BATCH
+        workers = min(self.workers, len(jobs) // (PARALLEL_MIN_ROWS // 2) or 1)
+        _BATCH = (self, jobs)
+        try:
+            if workers < 2 or len(jobs) < PARALLEL_MIN_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+                return fn((0, len(jobs)))
+            size = -(-len(jobs) // (workers * 4))  # four chunks per worker: a slow chunk does not hold the others up
+            bounds = [(start, min(start + size, len(jobs))) for start in range(0, len(jobs), size)]
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                return [out for part in pool.map(fn, bounds, chunksize=1) for out in part]
+        finally:
+            _BATCH = ()
+
     def _to_dict(self, values) -> dict[str, float]:
         return {self._by_member[cv.language]: cv.value for cv in values}
 
@@ -86,6 +117,24 @@ class CriticalErrorDetector:
                             samples=samples, script=script, confs=confs, detectors=DETECTORS)
         found = (ctx.finding(label) for label in DETECTORS)
         return [f for f in found if f is not None and f.score >= THRESHOLD]
+
+
+def _prepare_range(bounds: tuple[int, int]) -> list[tuple[list[str], str | None, list[bool]]]:
+    """Language-ID inputs of the batch's answers ``start:end``: samples, script, and which samples are plainly
+    in the answer's language (no lingua needed: the sample itself, or all samples together, settles it)."""
+    _, jobs = _BATCH
+    out = []
+    for output, code, with_lingua in jobs[bounds[0]:bounds[1]]:
+        samples, script = language_samples(output)
+        whole = with_lingua and obviously_in(" ".join(samples), code)
+        out.append((samples, script, [whole or (with_lingua and obviously_in(s, code)) for s in samples]))
+    return out
+
+
+def _detect_range(bounds: tuple[int, int]) -> list[list[Finding]]:
+    """The findings of the batch's prepared jobs ``start:end``."""
+    detector, jobs = _BATCH
+    return [detector._detect(*job) for job in jobs[bounds[0]:bounds[1]]]
 
 
 def findings_to_record(findings: list[Finding]) -> dict:
