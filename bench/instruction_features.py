@@ -75,7 +75,7 @@ _TECH_PHRASE_RE = re.compile(
 # code-shaped text in the instruction itself: fences, inline code, definitions, tags, spreadsheet calls, identifiers
 _CODE_SHAPED_RE = re.compile(
     r"```|`[^`\n]+`|[{};]\s*$|\bdef\s+\w+\(|</?[a-zA-Z]\w*[^>]*>|=\s*[A-Z]+\(|\b[a-z]+_[a-z_]+\b|"
-    r"\b[a-z]+[A-Z]\w+\b|\w\(\)", re.M)
+    r"\b[a-z]{2,}[A-Z]\w*\b|\w\(\)", re.M)  # camelCase identifiers (not iPhone, eBay: one lower-case letter)
 _DATA_PHRASE_RE = re.compile(r"(?i)base[s]? de (?:donn[ée]es|datos)|google sheets|hoja de c[aá]lculo|\.(?:csv|json|xlsx?)\b")
 _MARKUP_PHRASE_RE = re.compile(r"(?i)site[s]? web|sitio[s]? web|page[s]? web|p[aá]gina[s]? web|web ?page|abc notation|"
                                r"\.(?:html?|tex)\b")
@@ -146,11 +146,7 @@ class InstructionFeatures(NamedTuple):
 def instruction_features(instruction: str) -> InstructionFeatures:
     """The features of ``instruction`` (cached)."""
     words = set(re.findall(r"\w+", _J_AI_RE.sub(" ", instruction.lower())))
-    code_hits = words & _CODE_WORDS
-    code = bool(code_hits - _WEAK_CODE_WORDS or len(code_hits) >= 2 or any(w.startswith(_CODE_PREFIXES) for w in words)
-                or _CODE_SHAPED_RE.search(instruction)
-                or re.search(r"(?i)c\+\+|c#|\.(?:py|js|sh|sql|ipynb)\b|regular expressions?|expressions? r[ée]guli|"
-                             r"expresi[oó]n(?:es)? regular|ci/cd", instruction))
+    code = _about_code(instruction, words)
     return InstructionFeatures(
         technical=is_technical(instruction),
         code=code,
@@ -166,8 +162,21 @@ def instruction_features(instruction: str) -> InstructionFeatures:
         art=bool(_ART_RE.search(instruction)),
         language_exempt=requests_language(instruction) or bool(_NON_PROSE_RE.search(instruction)),
         about_prompts=bool(_META_RE.search(instruction)),
-        dialogue=bool(_DIALOGUE_RE.search(instruction)),
+        dialogue=any(m.group(0).lower() not in _SCRIPT_WORDS or not _about_code(instruction, words - _SCRIPT_WORDS)
+                     for m in _DIALOGUE_RE.finditer(instruction)),  # a script is a program's when else about code
     )
+
+
+_SCRIPT_WORDS = frozenset({"script", "scripts"})
+
+
+def _about_code(instruction: str, words: set[str]) -> bool:
+    """The instruction (its lower-cased ``words``) is about programming."""
+    code_hits = words & _CODE_WORDS
+    return bool(code_hits - _WEAK_CODE_WORDS or len(code_hits) >= 2 or any(w.startswith(_CODE_PREFIXES) for w in words)
+                or _CODE_SHAPED_RE.search(instruction)
+                or re.search(r"(?i)c\+\+|c#|\.(?:py|js|sh|sql|ipynb)\b|regular expressions?|expressions? r[ée]guli|"
+                             r"expresi[oó]n(?:es)? regular|ci/cd", instruction))
 
 
 def is_technical(instruction: str) -> bool:

@@ -26,7 +26,8 @@ class AnswerContext:
                  confs: list[dict[str, float]], detectors: Mapping[str, DetectFn]):
         """``lang``: the checked ISO code; ``languages``: the detector's languages; ``samples``/``script``: from
         :func:`baselines.errors.language_samples.language_samples`; ``confs``: lingua confidences per sample
-        (empty without lingua); ``detectors``: label -> detector, for ``finding``."""
+        (empty without lingua; for French and Spanish answers they may also hold Portuguese, Italian and Catalan ones,
+        see wrong_language); ``detectors``: label -> detector, for ``finding``."""
         self.instruction, self.output, self.lang, self.finish_reason = instruction, output, lang, finish_reason
         self.languages, self.samples, self.script, self.confs = languages, samples, script, confs
         self._detectors = detectors

@@ -40,6 +40,7 @@ _ELISION_RE = re.compile(r"(\w)['’](\w)")
 _CAMEL_RE = re.compile(r"[a-z][A-Z]")
 _TABLE_ROW_RE = re.compile(r"^\|.*\|$|^\|?\s*:?-{3,}")
 _BULLET_RE = re.compile(r"^\s*[-*+]\s")
+_YAML_ITEM_RE = re.compile(r"^[ \t]+-[ \t]+\S")
 CSV_MAX_CELL = 80  # characters: a longer field is prose (a paragraph with commas), not a CSV cell
 # a command after a shell prompt: "$ curl -s ...", "$ grep -i ..."
 _PROMPT_RE = re.compile(r"^\s*\$ [a-z][\w.-]*(?:\s|$)")
@@ -110,7 +111,9 @@ def structured_data(span: str) -> str | None:
             return "XML"
     lines = [ln for ln in s.split("\n") if ln.strip()]
     bullets_only = all(_BULLET_RE.match(ln) for ln in lines)  # "- Lunes: 5 + 3 = 9.": a Markdown list, not data
-    if len(lines) >= 3 and not bullets_only and sum(1 for ln in lines if _YAML_KEY_RE.match(ln)) >= 0.6 * len(lines):
+    keys = sum(1 for ln in lines if _YAML_KEY_RE.match(ln))
+    items = sum(1 for ln in lines if _YAML_ITEM_RE.match(ln))  # indented "  - value" entries under a key
+    if len(lines) >= 3 and not bullets_only and (keys >= 0.6 * len(lines) or (keys >= 3 and keys + items == len(lines))):
         nested = any(ln.startswith((" ", "\t", "-")) for ln in lines)
         try:
             value = yaml.safe_load(s)
@@ -118,7 +121,9 @@ def structured_data(span: str) -> str | None:
             value = None
         top_keys = [m.group(1) for ln in lines if (m := _TOP_KEY_RE.match(ln))]
         unique = len(top_keys) == len(set(top_keys))  # "USER: ... / USER: ...": turns of a chat, not one mapping
-        if isinstance(value, (dict, list)) and nested and unique and _nested_or_keyed(value):
+        mostly_keys = keys >= 0.6 * len(lines)  # else keys and indented items: a mapping must nest another one
+        if isinstance(value, (dict, list)) and nested and unique and _nested_or_keyed(value) and (
+                mostly_keys or (isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()))):
             return "YAML"
     return None
 

@@ -134,6 +134,36 @@ def language_names(text: str) -> list[str]:
     return out
 
 
+_NAME_RE = re.compile(r"(?<![\w'’-])[A-Z][^\W\d_]{2,}(?![\w'’-])")
+
+
+def _inner_names(text: str) -> list[str]:
+    """Capitalised words of ``text`` that do not start a sentence (names: Cypress, Docker, Flask)."""
+    return [m.group(0) for m in _NAME_RE.finditer(text) if not _sentence_start(text, m.start())]
+
+
+@lru_cache(maxsize=1)
+def _place_and_language_names() -> frozenset[str]:
+    """English names of countries, regions and languages (CLDR, through Babel): names that translations translate."""
+    from babel import Locale
+
+    en = Locale("en")
+    return frozenset(w for name in (*en.territories.values(), *en.languages.values()) for w in name.split())
+
+
+def translated_names(s_prose: str, t_prose: str) -> list[str]:
+    """Names of the source (capitalised inside a sentence) missing from the translation while the translation
+    has as many new capitalised words in their place: a tool's name translated as a common word (Cypress ->
+    Ciprés). Both sides must differ by the same count, so a name merely dropped or rephrased is not one; names of
+    countries and languages are translated by right (Belgium -> Belgique)."""
+    t_lower = t_prose.lower()
+    s_lower = s_prose.lower()
+    places = _place_and_language_names()
+    gone = list(dict.fromkeys(n for n in _inner_names(s_prose) if n.lower() not in t_lower and n not in places))
+    new = list(dict.fromkeys(n for n in _inner_names(t_prose) if n.lower() not in s_lower))
+    return gone if gone and len(gone) == len(new) else []
+
+
 def _sentence_start(text: str, pos: int) -> bool:
     before = text[:pos].rstrip(" \t\"'«“¿¡(*")
     return not before or before[-1] in ".!?:\n"
@@ -167,9 +197,10 @@ def _numbers_of(text: str) -> set[str]:
     return found
 
 
-def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False) -> list[str]:
+def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False, names: bool = False) -> list[str]:
     """Formulas, identifiers and language names of the source prose with no counterpart in the translation;
-    ``literals``: also the contents of string literals (a source about code or data)."""
+    ``literals``: also the contents of string literals (a source about code or data); ``names``: also a tool's
+    name translated as a word (a source about programming, see :func:`translated_names`)."""
     folded = fold_formula(t_prose)
     missing = [f for f in formulas(s_prose) if fold_formula(f) not in folded]
     t_spaceless = re.sub(r"\s+", "", t_prose)
@@ -197,6 +228,8 @@ def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False) -> 
     for item in identifiers(t_prose):  # an identifier the translation made up: a translated part ("std::cadena")
         if item.lower() not in s_tokens and item.lower() not in s_lower and not re.search(r"\d", item):
             missing.append(f"{item} (not in source)")
+    if names:
+        missing += [name for name in translated_names(s_prose, t_prose) if name not in missing]
     s_names, t_names = language_names(s_prose), language_names(t_prose)
     for name in s_names:
         if not re.search(r"(?<![\w#+])" + re.escape(name.lower()) + r"(?![\w#+])", t_lower):

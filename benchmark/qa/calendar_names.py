@@ -2,7 +2,8 @@
 
 ``calendar_names("dinner on Friday, 3 May", "en")`` and ``calendar_names("dîner vendredi 3 mai", "fr")`` both give
 ``Counter({("day", 5): 1, ("month", 5): 1})``, so a date whose month or day changed in translation shows up as
-a difference. Abbreviations are left out ("Sun", "Mar", "Sat" are words too).
+a difference. Abbreviated months count only next to a number ("Nov. 18, 2019", "Feb 2018", "18 févr."): alone, "Sun",
+"Mar", "Sat" are words too; abbreviated weekdays are left out.
 """
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ def _names(lang: str) -> tuple[dict[str, tuple[str, int]], bool]:
     return table, capitalised
 
 
+@lru_cache(maxsize=None)
+def _abbreviated_months(lang: str) -> dict[str, int]:
+    """Lower-cased abbreviated month name (no final dot) -> month number (CLDR)."""
+    try:
+        names = get_month_names("abbreviated", locale=lang)
+    except (UnknownLocaleError, ValueError):
+        return {}
+    return {name.lower().rstrip("."): int(index) for index, name in names.items()}
+
+
 def calendar_names(text: str, lang: str) -> Counter:
     """Counter of ("month" | "day", index) for the month and weekday names written in ``text``."""
     table, capitalised = _names(lang.split("-")[0])
@@ -52,6 +63,10 @@ def calendar_names(text: str, lang: str) -> Counter:
         word = m.group(0)
         key = table.get(word.lower())
         if key is None:
+            month = _abbreviated_months(lang.split("-")[0]).get(word.lower())
+            if month is not None and (re.search(r"\d[ \t]*$", text[max(0, m.start() - 3): m.start()])
+                                      or re.match(r"\.?[ \t]*\d", text[m.end(): m.end() + 3])):
+                found[("month", month)] += 1  # "Nov. 18", "Feb 2018", "18 févr."
             continue
         before = text[: m.start()]
         sentence_start = not before.strip() or before.rstrip()[-1] in ".!?:\n"

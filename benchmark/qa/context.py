@@ -84,7 +84,8 @@ class QAContext:
     def prose_missing(self) -> list[str]:
         """Formulas, identifiers and language names of the source prose with no counterpart in the translation."""
         intent = instruction_features(self.source)
-        return missing_counterparts(self.s_prose, self.t_prose, literals=intent.code or intent.data)
+        return missing_counterparts(self.s_prose, self.t_prose, literals=intent.code or intent.data,
+                                    names=intent.code)
 
     @cached_property
     def s_words(self) -> list[str]:

@@ -130,9 +130,27 @@ def norm(text: str) -> str:
     return " ".join(TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower()))
 
 
+_ABBREVIATION_END_RE = re.compile(r"(?:^|[\s(])[A-Z][a-z]{1,3}\.$")  # "Nov.", "Fig.", "No." (before a number)
+
+
 def sentences(text: str) -> list[str]:
-    """Sentences and lines that hold at least one word or number."""
-    return [s.strip() for s in _SENT_SPLIT_RE.split(text) if s and s.strip() and TOKEN_RE.search(s)]
+    """Sentences and lines that hold at least one word or number. A full stop followed by a lower-case word ("e.g.
+    the", "etc. and") or an abbreviation followed by a number ("Nov. 18", "Fig. 3") ends no sentence (a question
+    mark does: "...the acne? because I have a lot of it" is two)."""
+    out: list[str] = []
+    pieces = _SENT_SPLIT_RE.split(text)
+    separators = _SENT_SPLIT_RE.findall(text)
+    for k, piece in enumerate(pieces):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if (out and k and "\n" not in separators[k - 1]
+                and ((piece[0].islower() and out[-1].endswith(".")) or
+                     (piece[0].isdigit() and _ABBREVIATION_END_RE.search(out[-1])))):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return [s for s in out if TOKEN_RE.search(s)]
 
 
 def is_title_like(word_list: list[str]) -> bool:

@@ -17,6 +17,10 @@ A third dev round (hard negatives and subtle errors written by new annotators) d
 
     python evaluation/scripts/select_items.py --round 3 > evaluation/scripts/selection-dev-r3.json
     python evaluation/scripts/select_items.py --round 4 > evaluation/scripts/selection-dev-r4.json
+    python evaluation/scripts/select_items.py --round 5 > evaluation/scripts/selection-dev-r5.json
+
+Round 5 and later also offer 20 of the dev pool's coding and maths sources again (all were translated by earlier
+rounds), for new translations by new annotators (``technical_translation_ids``).
 """
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default="../shared")
     ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5), default=1,
-                    help="2, 3: the later dev-only draws, from dev-pool ids the earlier rounds left unused")
+                    help="2-5: the later dev-only draws, from dev-pool ids the earlier rounds left unused")
     args = ap.parse_args()
     src = Path(args.shared) / "data" / "just-eval-instruct" / "just_eval_instruct.jsonl"
     rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -103,8 +107,13 @@ def written_dev_round(rows: list[dict], half: set[int], earlier: list[dict], rou
     written = _draw(rng, [r for r in pool if r["category"] == "regular"], 48, used) + \
         _draw(rng, [r for r in pool if r["category"] == "safety"], 12, used)
     qa = _draw(rng, pool, 60, used if round_no == 3 else translated | set(written))
-    return {"seed": SEED + round_no, "source": "just_eval_instruct.jsonl", "round": round_no,
-            "dev": {"written_answer_ids": sorted(written), "translation_ids": {"fr": qa[:30], "es": qa[30:]}}}
+    out = {"seed": SEED + round_no, "source": "just_eval_instruct.jsonl", "round": round_no,
+           "dev": {"written_answer_ids": sorted(written), "translation_ids": {"fr": qa[:30], "es": qa[30:]}}}
+    if round_no >= 5:  # the dev pool's coding and maths sources are all translated already: 20 offered again
+        tech = [r["id"] for r in sorted(pool, key=lambda r: r["id"]) if set(r.get("task") or ()) & {"coding", "math"}]
+        again = sorted(random.Random(SEED + 100 * (round_no + 1)).sample(tech, 20))
+        out["dev"]["technical_translation_ids"] = {"fr": again[0::2], "es": again[1::2]}
+    return out
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from baselines.errors.answer_context import AnswerContext
 from baselines.errors.finding import Finding
@@ -22,7 +23,7 @@ _LEAK_HEADER_RE = re.compile(
     r"|\#{2,4}[ \t]*(?:Instruction|Response|Input|Consigne|R[ée]ponse|Respuesta|Instrucci[oó]n|Entr[ée]e|Entrada"
     r"|Human|Assistant|User|Utilisateur|Usuario|Asistente|Humano|Humain)[ \t]*:?[ \t]*$)")
 _LEAK_TURN_RE = re.compile(
-    r"(?m)^[ \t>*]*(?:User|USER|Human|HUMAN|Assistant|ASSISTANT|AI|Bot|Utilisateur|UTILISATEUR|Humain|Usuario|"
+    r"(?m)^[ \t>*#]*(?:User|USER|Human|HUMAN|Assistant|ASSISTANT|AI|Bot|Utilisateur|UTILISATEUR|Humain|Usuario|"
     r"USUARIO|Humano|Asistente|ASISTENTE|Assistante|Système|System|Sistema)[ \t]*\**[ \t]*:\**[ \t]*\S?")
 _LEAK_PREAMBLE_RE = re.compile(
     r"(?i)below is an instruction that describes a task|a chat between a curious (?:user|human)|"
@@ -51,6 +52,20 @@ _BARE_ROLE_RE = re.compile(r"(?im)^[ \t]*(?:user|model|assistant|system|human)[ 
 # the system prompt copied at the start of the answer ("You are a helpful, respectful and honest assistant")
 _SYSTEM_PROMPT_RE = re.compile(r"(?im)^\W*(?:you are|you're|tu es|vous [êe]tes|eres|usted es) (?:a|an|un|une|una) "
                                r"[^.\n]{0,80}\b(?:assistant|asistente|AI|IA)\b")
+# the assistant described in the third person, as a system preamble does ("The assistant always replies in ...",
+# "L'assistant répond toujours ...", "El asistente es útil ...")
+_ASSISTANT_RULE_RE = re.compile(
+    r"(?im)(?:^|(?<=[.!?]\s))[ \t*]*(?:the|an?|l['’]|el|un|une|una)\s*(?:AI\s+)?(?:assistant|assistante|asistente)"
+    r"(?:\s+(?:d['’]IA|de IA|IA|AI|virtuel|virtual))?\s+(?:is|always|never|will|should|must|gives|provides|answers|"
+    r"replies|responds|est|répond|donne|doit|fournit|ne|es|responde|da|debe|proporciona|nunca|siempre|toujours|jamais)\b")
+# a chat template's role line whose special tokens were stripped, opening the answer ("model\n", "assistant\n")
+_OPENING_ROLE_RE = re.compile(r"\A\s*(?:assistant|model)[ \t]*:?[ \t]*\n\s*\S", re.I)
+# an invented question label opening the answer's last line, after the answer ("Question : Quelle est ...")
+_TRAILING_QUESTION_RE = re.compile(r"(?m)^[ \t>*#]*(?:Question|Pregunta|Query|Requ[êe]te|Consulta)[ \t]*\d*[ \t]*"
+                                   r"\**[ \t]*:[ \t]*\S[^\n]*\Z")
+_SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?]?")
+_WORD_RE = re.compile(r"\w+")
+PREAMBLE_SIMILARITY = 0.7  # difflib ratio of words: a sentence of one of the project's prompt preambles, copied
 _PREAMBLE_KEYS = ("describes a task", "curious user", "curious human", "crit une t", "describe una tarea",
                   "their queries", "leurs requ", "leurs questions", "sus consultas", "sus preguntas")
 
@@ -104,6 +119,53 @@ def _echoed_instruction(instruction: str, output: str) -> int | None:
                for i in range(0, max(1, len(words) - len(want) + 1))):
             # the answer opening by restating its question loops on it: later copies are no new prompt
             return m.start() if output[:m.start()].strip() else None
+    return None
+
+
+@lru_cache(maxsize=1)
+def _preamble_vocabulary() -> frozenset[str]:
+    """Every word of the preamble sentences."""
+    return frozenset(w for sentence in _preamble_sentences() for w in sentence)
+
+
+@lru_cache(maxsize=1)
+def _preamble_anchors() -> frozenset[str]:
+    """The longest word of each preamble sentence: a copy of the sentence holds it."""
+    return frozenset(max(sentence, key=len) for sentence in _preamble_sentences())
+
+
+@lru_cache(maxsize=1)
+def _preamble_sentences() -> tuple[tuple[str, ...], ...]:
+    """The sentences (as lower-case words, six or more) of the system preambles of the project's own URIAL prompts,
+    every language: what a model prompted with them may copy."""
+    from baselines.generation.urial import URIAL_DIR
+
+    out = []
+    for path in sorted(URIAL_DIR.glob("*.txt")):
+        head = re.split(r"(?m)^# Query:", path.read_text(encoding="utf-8"), maxsplit=1)[0].replace("# Instruction", " ")
+        for sentence in re.split(r"(?<=[.!?])\s+|\n", head):
+            words = tuple(re.findall(r"\w+", sentence.lower()))
+            if len(words) >= 6:
+                out.append(words)
+    return tuple(out)
+
+
+def _copied_preamble(output: str) -> int | None:
+    """Where the answer copies (near-verbatim) a sentence of the project's prompt preambles, after it began."""
+    low = output.lower()
+    if not any(word in low for word in _preamble_anchors()):
+        return None  # (cheap: not one preamble sentence's longest word)
+    vocab = _preamble_vocabulary()
+    for m in _SENTENCE_RE.finditer(low):
+        words = _WORD_RE.findall(m.group(0))
+        if len(words) < 6:
+            continue
+        distinct = set(words)
+        if len(distinct & vocab) < 0.6 * len(distinct):
+            continue  # (cheap: most of its words are not in any preamble)
+        if output[:m.start()].strip() and any(near_identical(words, s, PREAMBLE_SIMILARITY)
+                                                for s in _preamble_sentences()):
+            return m.start()
     return None
 
 
@@ -166,6 +228,20 @@ def detect(ctx: AnswerContext) -> Finding | None:
     m = _SYSTEM_PROMPT_RE.search(output)
     if m and not meta and not _SYSTEM_PROMPT_RE.search(instruction):
         hits.append((0.85, m.start(), f"the system prompt copied: {clip(m.group(0), 50)!r}"))
+    if not meta and "assistant" not in instr_low and "asistente" not in instr_low:
+        copied = _copied_preamble(output)
+        if copied is not None:
+            hits.append((0.9, copied, "a sentence of the prompt's preamble copied"))
+        rule = _ASSISTANT_RULE_RE.search(output) if ("assist" in low or "asistente" in low) else None
+        if rule and output[:rule.start()].strip():
+            hits.append((0.75, rule.start(), f"the assistant described as a preamble does: {clip(rule.group(0), 40)!r}"))
+        opening = _OPENING_ROLE_RE.match(output)
+        if opening and not dialogue:
+            hits.append((0.8, 0, f"the answer opens with a role line {opening.group(0).split()[0]!r}"))
+    trailing = _TRAILING_QUESTION_RE.search(output) if ":" in output else None
+    if (trailing and output[:trailing.start()].strip() and not dialogue and not _QA_ASKED_RE.search(instruction)
+            and not re.search(r"(?i)\b(?:question|pregunta)s?\b", instruction)):
+        hits.append((0.7, trailing.start(), "an invented question after the answer"))
     m = _LEAK_PREAMBLE_RE.search(output) if any(k in low for k in _PREAMBLE_KEYS) else None
     if m and not _LEAK_PREAMBLE_RE.search(instruction):
         hits.append((0.9, m.start(), f"prompt preamble {clip(m.group(0), 50)!r}"))

@@ -208,10 +208,14 @@ def _weak_truncation(text: str, lang: str) -> tuple[float, str]:
         earlier = [norm_line(x) for x in re.split(r"(?<=[.!?…])\s+", text[-4000:])[:-1]]
         if sum(1 for x in earlier if len(x) > len(norm_fragment) + 1 and x.startswith(norm_fragment)) >= 2:
             return 0.7, "last sentence is an earlier repeated sentence cut short"
-    # a one-word loop ("azul azul azul") ends on a whole word: a loop, not a cut
-    if len(words) >= 4 and len({w.lower() for w in words[-4:]}) == 1:
+    # a loop of one to four words ("azul azul azul", "step by step by step") ends on a whole word: a loop, not a cut
+    low_words = [w.lower() for w in words]
+    if any(len(words) >= 3 * p and low_words[-p:] == low_words[-2 * p:-p] == low_words[-3 * p:-2 * p]
+           for p in range(1, 5)):
         return 0.0, ""
     opened = sum(last.count(c) for c in "([{«“") - sum(last.count(c) for c in ")]}»”")
+    if last.count('"') % 2 == 1 and not re.search(r'\d"', last):
+        opened += 1  # a straight quotation left open (not when a quote follows a digit: an inch mark, 5'11")
     if last.rstrip(" `*_").endswith((",", "(", "[", "{", "«", "“", "-", "–", "—", "&", "+")) or opened > 0:
         return 0.75, "ends on an open clause or bracket"
     is_item = bool(_ENDS_LIST_RE.match(last) or last.startswith(("#", "|", "**", ">")) or

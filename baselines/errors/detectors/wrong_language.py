@@ -24,6 +24,12 @@ _SIBLING_MARKERS = {
     "ca": frozenset("amb però és els dels als aquest aquesta molt també perquè seva pel pels tenir".split()),
 }
 _SIBLING_CHECK = {"es": ("pt", "it", "ca"), "fr": ("pt", "it", "ca")}
+# The orchestrator adds lingua confidences for these neighbours (a second detector over them, French and Spanish) to
+# the samples of French and Spanish answers, under their codes, with SIBLING_OWN: that detector's French/Spanish one.
+SIBLINGS = ("fr", "es")
+SIBLING_LANGUAGES = ("pt", "it", "ca")
+SIBLING_OWN = "_own"
+SIBLING_CONFIDENCE = 0.8  # a sample reads as a neighbour at this confidence, its own language's at most 0.15
 
 
 # A short sample (under 150 letters) is judged only with this many distinct words of two letters or more.
@@ -44,6 +50,24 @@ def _sibling_language(text: str, lang: str, known: tuple[str, ...]) -> tuple[str
     return None
 
 
+def _sibling_samples(samples: list[str], confs: list[dict[str, float]], lang: str) -> tuple[str, float] | None:
+    """The neighbour most of the prose reads as (lingua confidences the orchestrator added), with the share of it."""
+    total = 0
+    wrong: dict[str, int] = {}
+    for text, conf in zip(samples, confs):
+        letters = sum(map(str.isalpha, text))
+        if letters < 20 or (letters < 150 and len(set(_WORD_RE.findall(text.lower()))) < SHORT_MIN_DISTINCT_WORDS):
+            continue
+        total += letters
+        top = max(SIBLING_LANGUAGES, key=lambda c: conf.get(c, 0.0))
+        if conf.get(top, 0.0) >= SIBLING_CONFIDENCE and conf.get(SIBLING_OWN, 1.0) <= 0.15:
+            wrong[top] = wrong.get(top, 0) + letters
+    if not total or not wrong:
+        return None
+    top = max(wrong, key=wrong.get)
+    return (top, wrong[top] / total) if wrong[top] >= 0.5 * total else None
+
+
 def detect(ctx: AnswerContext) -> Finding | None:
     """The answer's script or its sampled prose shows another language than ``ctx.lang``."""
     if ctx.is_empty or ctx.instruction_features.language_exempt:
@@ -60,6 +84,10 @@ def detect(ctx: AnswerContext) -> Finding | None:
                        f"reads as {sib[0]} ({sib[1]:.0%} of words are {sib[0]}-only), expected {lang}")
     if not confs:
         return None
+    sibling = _sibling_samples(samples, confs, lang)
+    if sibling is not None:
+        return Finding("wrong_language", 0.8, None,
+                       f"{sibling[1]:.0%} of the sampled prose reads as {sibling[0]} (lingua), expected {lang}")
     total = wrong = 0.0
     others: dict[str, float] = {}
     for text, conf in zip(samples, confs):
@@ -67,6 +95,7 @@ def detect(ctx: AnswerContext) -> Finding | None:
         if letters < 20:
             continue
         total += letters
+        conf = {code: value for code, value in conf.items() if code in ctx.languages}  # (not the neighbours)
         if not conf:
             continue
         top = max(conf, key=conf.get)

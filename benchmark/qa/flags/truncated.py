@@ -14,6 +14,7 @@ from benchmark.qa.features import (
     ends_with_question,
     enumerations,
     lines,
+    measure,
     paragraphs,
     sentences,
     short,
@@ -39,6 +40,10 @@ TRUNCATED_LINES_RATIO = 1.0
 # that drop the last sentence or question are <= 0.83 (en->fr clean median 1.21x the source's characters,
 # en->es 1.16x, both ~1.05 of EXPECTED_LENGTH_RATIO).
 TRUNCATED_SENTENCES_RATIO = 0.90
+# As many sentences as the source, the last one under this share of its source sentence's expected length (the
+# others at TRUNCATED_SENTENCES_RATIO or more): the end of the last sentence is missing.
+LAST_SENTENCE_RATIO = 0.65
+LAST_SENTENCE_MIN_CHARS = 80  # judged only on a source sentence this long (characters of words)
 # Hashtags closing a translation (an addition) explain a missing final full stop.
 _HASHTAG_RE = re.compile(r"(?<!\S)#[^\W\d_]\w*")
 # Fewer sentences and fewer questions than the source (the question dropped) when under this share.
@@ -81,6 +86,9 @@ def check(ctx: QAContext) -> str:
     lost = _lost_sentences(s_prose, t_prose, ratio) if long_enough else ""
     if lost:
         return lost
+    clause = _short_last_sentence(ctx) if long_enough and ratio < TRUNCATED_SENTENCES_RATIO and not rep else ""
+    if clause:
+        return clause
     tail = _lost_tail(ctx) if long_enough and ratio < TRUNCATED_SOFT_RATIO else ""
     if tail:
         return tail
@@ -112,6 +120,24 @@ def _lost_sentences(s_prose: str, t_prose: str, ratio: float) -> str:
     if ratio < TRUNCATED_SENTENCES_RATIO:
         return Evidence(f"{ts} sentences, source has {ss}; {ss - ts} with no counterpart ({ratio:.0%} of the expected "
                         "length)", margin_score(TRUNCATED_SENTENCES_RATIO - ratio, 0.3))
+    return ""
+
+
+def _short_last_sentence(ctx: QAContext) -> str:
+    """As many sentences as the source (two or more), but the last one far shorter than its source sentence while
+    the others keep their length: the end of the source's last sentence is missing."""
+    ss, ts = sentences(ctx.s_prose), sentences(ctx.t_prose)
+    if len(ss) != len(ts) or len(ss) < 2:
+        return ""
+    s_head, t_head = sum(map(measure, ss[:-1])), sum(map(measure, ts[:-1]))
+    s_last, t_last = measure(ss[-1]), measure(ts[-1])
+    if not s_head or s_last < LAST_SENTENCE_MIN_CHARS:
+        return ""  # a short sentence's length says little ("Can you identify any bug?" -> "¿Ves algún bug?")
+    head_ratio = t_head / s_head / ctx.expected
+    last_ratio = t_last / s_last / ctx.expected
+    if last_ratio < LAST_SENTENCE_RATIO and head_ratio >= TRUNCATED_SENTENCES_RATIO:
+        return Evidence(f"the last sentence is {last_ratio:.0%} of its source sentence's expected length, the others "
+                        f"{head_ratio:.0%}", HEURISTIC)
     return ""
 
 

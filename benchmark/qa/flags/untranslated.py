@@ -29,7 +29,7 @@ COPIED_RUN_MIN_WORDS = 4
 # Quoted material of the source (a text to correct, a title): copying it is not leaving it untranslated.
 # Code punctuation, markup and colons: a copied run stops there.
 _BREAK_RE = re.compile(r"[{}()\[\];=<>:|]")
-_SOURCE_QUOTE_RE = re.compile(r"«[^»]*»|“[^”]*”|\"[^\"]*\"|(?<![\w'’])['‘][^'‘’\n]+['’](?![\w'’])")
+_SOURCE_QUOTE_RE = re.compile(r"«[^»]*»|[“”„][^“”„\n]*[“”]|\"[^\"]*\"|(?<![\w'’])['‘][^'‘’\n]+['’](?![\w'’])")
 
 
 def check(ctx: QAContext) -> str:
@@ -49,9 +49,10 @@ def check(ctx: QAContext) -> str:
             return Evidence(f"detected as {top} ({value:.2f}), not {tgt}", value)
     source_vocab = {w.lower() for w in ctx.s_words}
     for seg in ctx.t_segments:
-        seg_conf = ctx.confidences(seg)
-        top = seg_conf[0][0]
-        if top == src_lang and dict(seg_conf).get(tgt, 0.0) <= SEGMENT_COPY_MAX_TARGET_CONFIDENCE:
+        seg_conf = dict(ctx.confidences(seg))
+        top = src_lang  # a sentence of source words: the source language needs only to beat the target's
+        if (seg_conf.get(src_lang, 0.0) > seg_conf.get(tgt, 0.0)
+                and seg_conf.get(tgt, 0.0) <= SEGMENT_COPY_MAX_TARGET_CONFIDENCE):
             seg_words = [w.lower() for w in words(seg)]
             new = sum(1 for w in seg_words if w not in source_vocab) / max(len(seg_words), 1)
             if new <= SEGMENT_MAX_NEW_WORDS and not _task_input(ctx.s_prose, seg):
@@ -90,8 +91,9 @@ def _copied_run(ctx: QAContext) -> str:
         if (is_title_like(words(text)) or _task_input(ctx.s_prose, text)
                 or sum(w.isalpha() for w in run) < COPIED_RUN_MIN_WORDS or _gloss(ctx.t_prose, text, block.size)):
             continue
-        top = ctx.confidences(text)[0][0] if ctx.detectable else ctx.src_lang
-        if top == ctx.src_lang:
+        conf = dict(ctx.confidences(text)) if ctx.detectable else {ctx.src_lang: 1.0}
+        top = ctx.src_lang  # source words in the source's order: its language needs only to beat the target's
+        if conf.get(ctx.src_lang, 0.0) > conf.get(ctx.tgt, 0.0):
             return Evidence(f"{block.size} words left in {top}, no translation: {short([text], 1, 50)}", HEURISTIC)
     return ""
 
