@@ -143,3 +143,40 @@ SPANISH = ("En los próximos diez años, la inteligencia artificial estará pres
 ])
 def test_portuguese_and_catalan_answers(det, instruction, output, lang, wrong):
     assert ("wrong_language" in labels(det, instruction, output, lang)) is wrong
+
+
+# ---------------------------------------------------------------- Gemma-3-270M answers of round 6's generation part
+UNIVERSITIES = "\n".join(f"{k}. The University of {name}" for k, name in enumerate(
+    "Tennessee Virginia Florida Georgia Hawaii Kansas Maryland Missouri Nevada Oregon Utah Arizona Colorado "
+    "Delaware Indiana Iowa".split(), start=1)) + "\n17. The University of Kentucky is also a good choice."
+UNIVERSIDADES = "\n".join(f"{k}. Universidad de {name}" for k, name in enumerate(
+    "Virginia Washington Arizona Oregon Pennsylvania Tennessee Wisconsin Victoria Washington Iowa Kansas Ohio "
+    "Oklahoma Nebraska".split(), start=1)) + "\n15. Universidad de Chile, una gran opción."
+STEPS = "\n".join(f"{k}. Étape {k} : remuer la sauce." for k in range(1, 15))
+COUNTS = "\n".join(f"Il y a {w} façons de le faire." for w in
+                   "deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze".split())
+
+
+@pytest.mark.parametrize("instruction, output, lang, loop", [
+    ("What are some of the best universities for studying robotics?", UNIVERSITIES, "en", False),
+    ("¿Cuáles son las mejores universidades para estudiar robótica?", UNIVERSIDADES, "es", False),  # a name twice
+    ("Comment faire une sauce ?", STEPS, "fr", True),                    # the slot counts: a loop
+    ("Combien de façons y a-t-il ?", COUNTS, "fr", True),                # number words count too
+])
+def test_a_list_of_different_names_is_no_loop(det, instruction, output, lang, loop):
+    assert ("repetition_loop" in labels(det, instruction, output, lang)) is loop
+
+
+@pytest.mark.parametrize("output, cut", [
+    ("La valeur est 2" + "0" * 200, False),                  # a one-character loop has no unit to cut
+    ("El número es 99." + "9" * 150, False),
+    ("La respuesta es que el número de formas posibles depende de la tabla y de los valores que", True),
+])
+def test_a_character_loop_at_the_token_limit_is_not_cut(det, output, cut):
+    found = [f.label for f in det.detect("Donne la valeur.", output, "fr" if "valeur" in output else "es", "length")]
+    assert ("truncated" in found) is cut
+
+
+def test_gemma_image_tokens_are_special_tokens(det):
+    output = "1. École polytechnique de Paris\n2. École polytechnique de Lausanne <start_of_image>"
+    assert "format_leak" in labels(det, "Quelles sont les meilleures écoles d'ingénieurs ?", output, "fr")

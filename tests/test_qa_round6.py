@@ -112,3 +112,29 @@ def test_translated_names():
 ])
 def test_a_tool_name_translated_as_a_word(checker, source, translation, lang, flagged):
     assert ("code_altered" in flags(checker, source, translation, lang)) is flagged
+
+
+# ---------------------------------------------------------------- technical translations of round 7
+@pytest.mark.parametrize("source, translation, lang, expected", [
+    ("which libraries are the best for deep learning scripts in python?",
+     "Quelles bibliothèques sont les meilleures pour le deep learning en python, comme TensorFlow ou PyTorch ?", "fr",
+     "hallucinated_addition"),                                            # examples added: no code was changed
+    ("which libraries are the best for deep learning scripts in python?",
+     "¿Qué bibliotecas son las mejores para el deep learning en python, como TensorFlow o PyTorch?", "es",
+     "hallucinated_addition"),
+])
+def test_names_the_translation_adds_are_an_addition(checker, source, translation, lang, expected):
+    found = flags(checker, source, translation, lang)
+    assert expected in found and "code_altered" not in found
+
+
+@pytest.mark.parametrize("source, translation, lang, flagged", [
+    ("If a square has a diagonal of length 10, what is its area?", "Un cuadrado tiene una diagonal de longitud 10.",
+     "es", True),
+    ("If a square has a diagonal of length 10, what is its area?", "Un carré a une diagonale de longueur 10.",
+     "fr", True),
+    ("Can you explain how a binary search works on a sorted list of numbers?",
+     "Explica cómo funciona una búsqueda binaria en una lista ordenada de números.", "es", False),  # asked, not lost
+])
+def test_the_question_dropped(checker, source, translation, lang, flagged):
+    assert ("truncated" in flags(checker, source, translation, lang)) is flagged

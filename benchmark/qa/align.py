@@ -187,20 +187,19 @@ def string_literals(prose: str) -> list[str]:
     return [m.group(1) for m in _STRING_LITERAL_RE.finditer(prose)]
 
 
-def _numbers_of(text: str) -> set[str]:
-    """Integers of ``text``, in digits or spelled out in any of the languages numbers know."""
+def _numbers_of(text: str, lang: str | None) -> set[str]:
+    """Integers of ``text``, in digits or spelled out in ``lang`` (None: in any language numbers know)."""
     from benchmark.qa.numbers import spelled_numbers
 
-    found = set(re.findall(r"\d+", text))
-    for lang in ("en", "fr", "es"):
-        found |= spelled_numbers(text, lang)
-    return found
+    return set(re.findall(r"\d+", text)) | spelled_numbers(text, lang)
 
 
-def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False, names: bool = False) -> list[str]:
+def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False, names: bool = False,
+                         t_lang: str | None = None) -> list[str]:
     """Formulas, identifiers and language names of the source prose with no counterpart in the translation;
     ``literals``: also the contents of string literals (a source about code or data); ``names``: also a tool's
-    name translated as a word (a source about programming, see :func:`translated_names`)."""
+    name translated as a word (a source about programming, see :func:`translated_names`); ``t_lang``: the
+    translation's language, for its spelled-out numbers (None: any language)."""
     folded = fold_formula(t_prose)
     missing = [f for f in formulas(s_prose) if fold_formula(f) not in folded]
     t_spaceless = re.sub(r"\s+", "", t_prose)
@@ -217,7 +216,7 @@ def missing_counterparts(s_prose: str, t_prose: str, literals: bool = False, nam
         compound = re.fullmatch(r"[a-z]+-(\d+)", item)  # a word and a number ("top-5"): prose, the number must stay
         if compound:
             if t_numbers is None:
-                t_numbers = _numbers_of(t_prose)
+                t_numbers = _numbers_of(t_prose, t_lang)
             if compound.group(1) in t_numbers:
                 continue
         if item.lower() not in t_tokens and item.lower() not in t_lower and spaced not in t_lower and item not in missing:

@@ -85,7 +85,7 @@ class QAContext:
         """Formulas, identifiers and language names of the source prose with no counterpart in the translation."""
         intent = instruction_features(self.source)
         return missing_counterparts(self.s_prose, self.t_prose, literals=intent.code or intent.data,
-                                    names=intent.code)
+                                    names=intent.code, t_lang=self.tgt)
 
     @cached_property
     def s_words(self) -> list[str]:

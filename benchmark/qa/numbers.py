@@ -226,12 +226,18 @@ def match_numbers(src: list[Number], tgt: list[Number]) -> tuple[list[Number], l
     return missing, [tgt[j] for j in free]
 
 
-def spelled_numbers(text: str, lang: str) -> set[str]:
-    """Values (as digit strings) of the number words of ``text`` in ``lang``; empty for languages without a list."""
-    table = _NUMBER_WORDS.get(lang)
-    if not table:
-        return set()
-    return {str(table[w]) for w in TOKEN_RE.findall(text.lower()) if w in table}
+def is_number_word(word: str) -> bool:
+    """``word`` is a number word in one of the languages with a list ("tres", "cinquante", "seven")."""
+    low = word.lower()
+    return any(low in table for table in _NUMBER_WORDS.values())
+
+
+def spelled_numbers(text: str, lang: str | None) -> set[str]:
+    """Values (as digit strings) of the number words of ``text`` in ``lang`` (None: in every language with a list);
+    empty for languages without a list."""
+    tables = list(_NUMBER_WORDS.values()) if lang is None else [_NUMBER_WORDS.get(lang) or {}]
+    tokens = TOKEN_RE.findall(text.lower())
+    return {str(table[w]) for table in tables for w in tokens if w in table}
 
 
 def roman_numerals(text: str) -> set[str]:

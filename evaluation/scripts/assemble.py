@@ -40,7 +40,7 @@ def _generated(parts: Path, split: str) -> list[dict]:
         if ans["lang"] == "en":
             rec["instruction_ref"] = ans["instruction_id"]
         else:
-            rec["instruction"] = prompts[(ans["instruction_id"], ans["lang"])]
+            rec["instruction"] = ans.get("instruction") or prompts[(ans["instruction_id"], ans["lang"])]
         rec.update({"output": ans["output"], "finish_reason": ans["finish_reason"], "labels": lab["labels"],
                     "made": "generated", "generator": f"{ans['generator']} ({ans['method']}, "
                                                       f"{ans['max_new_tokens']} new tokens)",

@@ -14,6 +14,7 @@ that file. Needs the demo models (``make demo``).
 
     python evaluation/scripts/generate_answers.py --split dev [--models demo-output/models]
     python evaluation/scripts/generate_answers.py --split dev-r2   # the later dev round, selection-dev-r2.json
+    python evaluation/scripts/generate_answers.py --split dev-r6   # selection-dev-r6.json; FR/ES from round 6's parts
 """
 from __future__ import annotations
 
@@ -53,6 +54,13 @@ def write_dataset(split: str, shared: Path, out: Path) -> None:
                if r["id"] in ids}
     written = [json.loads(line) for line in (EVAL / "scripts" / "generation_prompts.jsonl").read_text(
         encoding="utf-8").splitlines() if line.strip()]
+    if round_ == "r6":  # French and Spanish as round 6's annotators wrote them for their answers
+        for name in ("dev-written-r6a.jsonl", "dev-written-r6b.jsonl"):
+            for line in (EVAL / "critical_errors" / "parts" / name).read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line)
+                if rec["instruction_ref"] in ids and rec["lang"] != "en":
+                    written.append({"id": rec["instruction_ref"], "split": pool, "lang": rec["lang"],
+                                    "instruction": rec["instruction"]})
     for lang in ("en", "fr", "es"):
         rows = []
         for item_id in sorted(ids):
@@ -69,7 +77,7 @@ def write_dataset(split: str, shared: Path, out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", choices=("dev", "test", "dev-r2"), required=True)
+    ap.add_argument("--split", choices=("dev", "test", "dev-r2", "dev-r6"), required=True)
     ap.add_argument("--models", default=str(REPO / "demo-output" / "models"))
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument("--batch-size", type=int, default=15)
@@ -94,11 +102,15 @@ def main() -> None:
         "SELECT model, method, lang, item_id, output, raw_output, finish_reason, completion_tokens FROM responses "
         "ORDER BY model, method, lang, item_id")
     split, _, round_ = args.split.partition("-")
+    prompts = {(r["id"], lang): r["instruction"] for lang in ("fr", "es")
+               for r in pq.read_table(dataset / lang).to_pylist()}  # what each model was asked
     out = EVAL / "critical_errors" / "parts" / f"{split}-generated-answers{'-' + round_ if round_ else ''}.jsonl"
     with out.open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps({"id": f"{args.split}-gen-{r['model']}-{r['method']}-{r['lang']}-{r['item_id']}",
                                  "split": split, "lang": r["lang"], "instruction_id": int(r["item_id"]),
+                                 **({"instruction": prompts[(int(r["item_id"]), r["lang"])]}
+                                    if r["lang"] != "en" and round_ == "r6" else {}),
                                  "generator": r["model"], "method": r["method"], "output": r["output"],
                                  "finish_reason": answer_finish_reason(r["output"], r["raw_output"], r["finish_reason"]), "completion_tokens": r["completion_tokens"],
                                  "max_new_tokens": MAX_NEW_TOKENS}, ensure_ascii=False) + "\n")

@@ -19,6 +19,15 @@ A third dev round (hard negatives and subtle errors written by new annotators) d
     python evaluation/scripts/select_items.py --round 4 > evaluation/scripts/selection-dev-r4.json
     python evaluation/scripts/select_items.py --round 5 > evaluation/scripts/selection-dev-r5.json
 
+``--round 6`` draws 20 instructions of round 6's written answers whose French and Spanish versions its
+annotators wrote, for real Gemma-3-270M answers (``generate_answers.py --split dev-r6``):
+
+    python evaluation/scripts/select_items.py --round 6 > evaluation/scripts/selection-dev-r6.json
+
+``--round 7`` offers the dev pool's other coding and maths sources again, for technical translations:
+
+    python evaluation/scripts/select_items.py --round 7 > evaluation/scripts/selection-dev-r7.json
+
 Round 5 and later also offer 20 of the dev pool's coding and maths sources again (all were translated by earlier
 rounds), for new translations by new annotators (``technical_translation_ids``).
 """
@@ -49,7 +58,7 @@ def _draw(rng: random.Random, pool: list[dict], n: int, used: set[int]) -> list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default="../shared")
-    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5), default=1,
+    ap.add_argument("--round", type=int, choices=(1, 2, 3, 4, 5, 6, 7), default=1,
                     help="2-5: the later dev-only draws, from dev-pool ids the earlier rounds left unused")
     args = ap.parse_args()
     src = Path(args.shared) / "data" / "just-eval-instruct" / "just_eval_instruct.jsonl"
@@ -69,7 +78,11 @@ def main() -> None:
         shared = {m: _draw(rng, pool, per_model, used) for m in models}
         out[split] = {"generation_ids": sorted(gen), "translation_ids": {"fr": qa[:90], "es": qa[90:]},
                       "shared_answers": shared, "models": list(models)}
-    if args.round == 2:
+    if args.round == 6:
+        out = generation_dev_round()
+    elif args.round == 7:
+        out = technical_dev_round(rows, half)
+    elif args.round == 2:
         out = second_dev_round(rows, half, out["dev"])
     elif args.round >= 3:
         rounds = [out["dev"], second_dev_round(rows, half, out["dev"])["dev"]]
@@ -114,6 +127,32 @@ def written_dev_round(rows: list[dict], half: set[int], earlier: list[dict], rou
         again = sorted(random.Random(SEED + 100 * (round_no + 1)).sample(tech, 20))
         out["dev"]["technical_translation_ids"] = {"fr": again[0::2], "es": again[1::2]}
     return out
+
+def technical_dev_round(rows: list[dict], half: set[int]) -> dict:
+    """Every coding and maths source of the dev pool that round 6's technical translations did not use, for new
+    translations by a new annotator (targets alternate Spanish / French in id order)."""
+    parts = Path(__file__).resolve().parents[1] / "translation_qa" / "parts"
+    used = {json.loads(line)["source_id"] for line in (parts / "dev-r6-written.jsonl").read_text(
+        encoding="utf-8").splitlines() if json.loads(line)["id"].endswith("-tech")}
+    tech = [r["id"] for r in sorted(rows, key=lambda r: r["id"]) if r["id"] in half and len(r["instruction"]) <= 700
+            and set(r.get("task") or ()) & {"coding", "math"} and r["id"] not in used]
+    return {"seed": None, "source": "just_eval_instruct.jsonl", "round": 7,
+            "dev": {"translation_ids": {"es": tech[0::2], "fr": tech[1::2]}}}
+
+
+def generation_dev_round() -> dict:
+    """20 instructions of round 6's written answers (``--round 5``'s draw) whose French and Spanish versions the
+    round-6 annotators wrote, for real small-model answers (``generate_answers.py --split dev-r6``)."""
+    parts = Path(__file__).resolve().parents[1] / "critical_errors" / "parts"
+    langs: dict[int, set[str]] = {}
+    for name in ("dev-written-r6a.jsonl", "dev-written-r6b.jsonl"):
+        for line in (parts / name).read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            langs.setdefault(rec["instruction_ref"], set()).add(rec["lang"])
+    both = sorted(i for i, seen in langs.items() if {"fr", "es"} <= seen)
+    return {"seed": SEED + 6, "source": "just_eval_instruct.jsonl", "round": 6,
+            "dev": {"generation_ids": sorted(random.Random(SEED + 6).sample(both, 20))}}
+
 
 if __name__ == "__main__":
     main()

@@ -11,9 +11,10 @@ from baselines.errors.finding import Finding
 from baselines.errors.text_features import clip
 from bench.text_similarity import near_identical
 
-# special tokens of chat templates: any <|name|>, Llama's </s> [INST] <<SYS>>, Gemma's turns, bare <eos>/<bos>/<pad>
+# special tokens of chat templates: any <|name|>, Llama's </s> [INST] <<SYS>>, Gemma's <start_of_turn> (and
+# <start_of_image> ...), bare <eos>/<bos>/<pad>
 _LEAK_TOKEN_RE = re.compile(
-    r"<\|[a-z][a-z0-9_]{1,30}\|>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|<(?:eos|bos|pad|unk|eot)>")
+    r"<\|[a-z][a-z0-9_]{1,30}\|>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_[a-z]+>|<(?:eos|bos|pad|unk|eot)>")
 # role tags some templates (or models imitating them) wrap turns in: [USER] ... [/USER], <assistant>, </user>
 _ROLE_TAG_RE = re.compile(r"\[/?(?:USER|ASSISTANT|SYSTEM|HUMAN|BOT)\]|</?(?:user|assistant|system|human|bot)>",
                           re.I)

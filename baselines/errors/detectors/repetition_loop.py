@@ -11,6 +11,7 @@ from baselines.errors.answer_context import AnswerContext
 from baselines.errors.finding import Finding
 from baselines.errors.text_features import clip, norm_line
 from bench.text_similarity import near_identical
+from benchmark.qa.numbers import is_number_word
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]+")
 _CHAR_LOOP_RE = re.compile(r"(\S{1,12}?)\1{14,}")
@@ -108,6 +109,8 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
                 unit = words[lo:lo + d]
                 if bridged and not _one_slot(words, lo, hi, d):
                     continue  # several tokens vary per cycle: records or test lines, not one slot in a loop
+                if bridged and _distinct_names(words, lo, hi, d):
+                    continue  # "N. The University of Iowa / ... of Oregon": a list of different things
                 alpha = [w for w in unit if len(w) >= 2 and (w[0].isalpha() or w[-1].isalpha())]
                 alpha_tokens = len(alpha)
                 if alpha_tokens and len(set(alpha)) < 2 and any(w.isdigit() for w in unit):
@@ -183,6 +186,7 @@ def find_repetition(output: str, verse: bool, art: bool, technical: bool = False
 # than one token per cycle differs (SLOT_GAP_SHARE of the tokens for periods of SLOT_LONG_PERIOD or more):
 # records whose fields all vary are not. One token breaks the trigram run for SLOT_GAP_MIN positions.
 SLOT_GAP_MIN = 4
+DISTINCT_SHARE = 0.8  # varying words this distinct make a list of different things, not a loop
 SLOT_LONG_PERIOD = 20
 SLOT_GAP_SHARE = 0.1
 
@@ -192,6 +196,20 @@ def _one_slot(words: list[str], lo: int, hi: int, d: int) -> bool:
     mismatches = sum(1 for j in range(lo + d, hi) if words[j] != words[j - d])
     cycles = (hi - lo) / d
     return mismatches <= max(1.0, SLOT_GAP_SHARE * d if d >= SLOT_LONG_PERIOD else 1.0) * max(1.0, cycles - 1)
+
+
+def _distinct_names(words: list[str], lo: int, hi: int, d: int) -> bool:
+    """The tokens that vary from cycle to cycle are all different words, none a number or number word: one item
+    per cycle of a list ("University of Iowa / Oregon / Kansas"), not a slot counting up in a loop ("Step 7",
+    "tres / cuatro / cinco maneras")."""
+    return _names_only([words[j] for j in range(lo + d, hi) if words[j] != words[j - d]])
+
+
+def _names_only(slot: list[str]) -> bool:
+    """Two or more varying words, nearly all different (a name may come back once in a long list), none a number
+    or a number word."""
+    return (len(slot) >= 2 and len(set(slot)) >= DISTINCT_SHARE * len(slot)
+            and all(w.isalpha() and len(w) >= 3 and not is_number_word(w) for w in slot))
 
 
 def _merge_slot_gaps(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, bool]]:

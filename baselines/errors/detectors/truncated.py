@@ -37,6 +37,7 @@ _TERMINAL_RE = re.compile(r"[.!?…。！？;]['\"”’»)\]*_`]*$|[.!?…]\s*\
 _TRUNC_MARKER_RE = re.compile(r"(?:\.\.\.|…)?\s*[(\[]\s*(?:truncated|tronqué|truncado|cut off)\s*[)\]]\s*$", re.I)
 _ENDS_LIST_RE = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|[a-zA-Z][.)])\s+")
 _BARE_LABEL_RE = re.compile(r"^[ \t#>*]*[^\W\d_][\w ]{0,20}?(?:[ \t]*\d+)?[ \t]*:[ \t*]*$|\[/?INST\]\s*$|<[^>\s]+>\s*$")
+_CHAR_LOOP_END_RE = re.compile(r"(\S{1,3}?)\1{19,}$")
 _FENCE_TAIL_RE = re.compile(r"(?:\s*```)+\s*$")
 _EMOJI_END_RE = re.compile(r"[\U0001F000-\U0001FFFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200d]\s*$")
 
@@ -102,6 +103,8 @@ def _judge(text: str, fr: str | None, lang: str) -> Finding | None:
     if short_list and weak < 0.7:
         weak, why = 0.7, short_list
     if fr in ("length", "max_tokens", "max_length"):
+        if _CHAR_LOOP_END_RE.search(text[-80:]):
+            return None  # "0000…", "9999…", "ababab…": a loop of one to three characters has no unit to cut
         if weak > 0 or not (_ends_complete(text) or _repeats_earlier_line(text)):
             return Finding("truncated", 0.9, tail, f"finish_reason={fr} and the text stops mid-unit "
                                                    f"({why or 'no final punctuation'}): {clip(text[-40:], 40)!r}")

@@ -84,6 +84,10 @@ def check(ctx: QAContext) -> str:
     added = _added_spans(ctx)
     if added:
         return "code, URLs or e-mails not in source: " + short(added, 2)
+    names = [item for item in ctx.prose_missing if item.endswith(" (not in source)")]
+    if names and len(names) == len(ctx.prose_missing) and len(names) >= 2:
+        # only new names, none of the source's lost: examples the translation added ("..., comme TensorFlow ou PyTorch")
+        return Evidence("names not in the source: " + short(n.removesuffix(" (not in source)") for n in names), HEURISTIC)
     if ctx.verdict("repetition"):
         return ""
     s_len, t_len, ratio, expected = ctx.s_len, ctx.t_len, ctx.ratio, ctx.expected

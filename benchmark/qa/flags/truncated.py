@@ -86,6 +86,9 @@ def check(ctx: QAContext) -> str:
     lost = _lost_sentences(s_prose, t_prose, ratio) if long_enough else ""
     if lost:
         return lost
+    if (long_enough and ratio < TRUNCATED_SOFT_RATIO and ends_with_question(s_prose) and "?" not in t_prose
+            and "¿" not in t_prose):
+        return Evidence(f"the source's question has no counterpart ({ratio:.0%} of the expected length)", HEURISTIC)
     clause = _short_last_sentence(ctx) if long_enough and ratio < TRUNCATED_SENTENCES_RATIO and not rep else ""
     if clause:
         return clause
