@@ -11,7 +11,7 @@ a loopback OpenAI-compatible server answering "no" after ``--judge-latency-ms`` 
 is measured is the path's own cost and its concurrency, not a model), with a fresh cache; reported
 separately as ``second_opinion_items_per_s``.
 
-    python perf/detectors.py [--repeat 3] [--outputs DIR] [--judge-latency-ms 50]
+    python perf/detectors.py [--repeat 5] [--outputs DIR] [--judge-latency-ms 50]
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ OUTPUTS = REPO.parent / "shared" / "data" / "just-eval-instruct" / "outputs"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outputs", default=str(OUTPUTS), help="folder of <model>.jsonl answer files")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one is reported")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each path, interleaved; the best one is reported")
     parser.add_argument("--judge-latency-ms", type=float, default=50.0, help="latency of the loopback judge")
     args = parser.parse_args()
 

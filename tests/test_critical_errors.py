@@ -49,11 +49,12 @@ def labels(det, instruction, output, lang, finish_reason=None) -> list[str]:
 def test_api_shape(det):
     assert LABELS == ("repetition_loop", "unintended_code", "wrong_language", "format_leak", "empty", "truncated")
     assert DETECTOR_VERSION.startswith("ce-")
-    found = det.detect("Que penses-tu du vélo ?", "Je pense que " * 30, "fr", "length")
+    loop = "Je pense que " * 30 + "je pen"  # a loop cut mid-word (one ending on a whole unit is a loop only)
+    found = det.detect("Que penses-tu du vélo ?", loop, "fr", "length")
     assert [f.label for f in found] == ["repetition_loop", "truncated"]  # LABELS order
     for f in found:
         assert isinstance(f, Finding) and 0.0 <= f.score <= 1.0 and f.evidence
-        assert f.span is None or (0 <= f.span[0] <= f.span[1] <= len("Je pense que " * 30))
+        assert f.span is None or (0 <= f.span[0] <= f.span[1] <= len(loop))
         d = f.to_dict()
         assert set(d) == {"label", "score", "span", "evidence"}
     with pytest.raises(ValueError, match="de"):
@@ -388,7 +389,8 @@ def write_jsonl(path: Path, rows) -> Path:
 
 def test_cli_detect_passes_fields_through(tmp_path):
     rows = [
-        {"id": "a", "model": "m1", "instruction": "Que penses-tu du vélo ?", "output": "Je pense que " * 30, "lang": "fr",
+        {"id": "a", "model": "m1", "instruction": "Que penses-tu du vélo ?", "output": "Je pense que " * 30 + "je pen",
+         "lang": "fr",
          "finish_reason": "length", "extra": {"k": [1, 2]}},
         {"id": "b", "instruction": "Capital of France?", "output": "Paris.", "lang": "en", "finish_reason": None},
         {"id": "c", "instruction": "¿Cómo se hace un gazpacho?", "output": "```python\ndef gazpacho():\n    print('x')\n```",

@@ -180,3 +180,18 @@ def test_a_character_loop_at_the_token_limit_is_not_cut(det, output, cut):
 def test_gemma_image_tokens_are_special_tokens(det):
     output = "1. École polytechnique de Paris\n2. École polytechnique de Lausanne <start_of_image>"
     assert "format_leak" in labels(det, "Quelles sont les meilleures écoles d'ingénieurs ?", output, "fr")
+
+
+@pytest.mark.parametrize("output, lang, cut", [
+    ("Les sciences comprennent les domaines de physique" + ", de physique" * 40 + ",", "fr", False),
+    ("Universities:\n" + "- University of Oklahoma\n" * 8 + "- University of", "en", True),   # a line cut mid-line
+])
+def test_a_phrase_loop_at_the_token_limit(det, output, lang, cut):
+    assert ("truncated" in [f.label for f in det.detect("List the sciences.", output, lang, "length")]) is cut
+
+
+def test_a_spanish_loop_is_not_read_as_portuguese(det):
+    output = "Para limpiar la alfombra:\n" + "".join(f"{k}. Use un aspirador de pelo suave y limpio.\n"
+                                                 for k in range(1, 18))
+    found = labels(det, "¿Cómo limpio una alfombra?", output, "es")
+    assert "wrong_language" not in found and "repetition_loop" in found

@@ -17,7 +17,7 @@ def fill_store(db) -> int:
     rows = [json.loads(line) for line in need_shared(OUTPUTS).read_text(encoding="utf-8").splitlines()[:60]]
     items = [(r["id"], r["instruction"], r["output"], "en", "stop") for r in rows]
     items += [
-        (1000, "Donne-moi trois idées de dîner rapide.", "Je pense que " * 60, "fr", "length"),
+        (1000, "Donne-moi trois idées de dîner rapide.", "Je pense que " * 60 + "je pen", "fr", "length"),
         (1001, "¿Cómo se prepara un gazpacho?", "Gazpacho is a cold soup made with tomatoes, cucumbers, peppers, "
          "onion, garlic, olive oil and vinegar, blended until smooth and served chilled.", "es", "stop"),
         (1002, "¿Cuál es la capital de Francia?", "París.", "es", "stop"),

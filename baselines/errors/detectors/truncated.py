@@ -103,8 +103,9 @@ def _judge(text: str, fr: str | None, lang: str) -> Finding | None:
     if short_list and weak < 0.7:
         weak, why = 0.7, short_list
     if fr in ("length", "max_tokens", "max_length"):
-        if _CHAR_LOOP_END_RE.search(text[-80:]):
-            return None  # "0000…", "9999…", "ababab…": a loop of one to three characters has no unit to cut
+        last_words = re.findall(r"[\w'’-]+", text[-300:].rsplit("\n", 1)[-1])
+        if _CHAR_LOOP_END_RE.search(text[-80:]) or _ends_in_phrase_loop(last_words):
+            return None  # "0000…", ", de physique, de physique,": a loop of a few characters or words, no unit cut
         if weak > 0 or not (_ends_complete(text) or _repeats_earlier_line(text)):
             return Finding("truncated", 0.9, tail, f"finish_reason={fr} and the text stops mid-unit "
                                                    f"({why or 'no final punctuation'}): {clip(text[-40:], 40)!r}")
@@ -146,6 +147,14 @@ def _open_structure(text: str) -> str:
     if st.last_table_row_short or st.last_table_row_open:
         return "ends inside a table row"
     return ""
+
+
+def _ends_in_phrase_loop(words: list[str]) -> bool:
+    """The last words (of the last line: a loop of lines cut mid-line is cut) are one to four words repeated three
+    times or more ("azul azul azul", "step by step by step", "de physique, de physique,"): a loop that ends on a
+    whole word, not a cut."""
+    low = [w.lower() for w in words]
+    return any(len(low) >= 3 * p and low[-p:] == low[-2 * p:-p] == low[-3 * p:-2 * p] for p in range(1, 5))
 
 
 def _repeats_earlier_line(text: str) -> bool:
@@ -211,10 +220,7 @@ def _weak_truncation(text: str, lang: str) -> tuple[float, str]:
         earlier = [norm_line(x) for x in re.split(r"(?<=[.!?…])\s+", text[-4000:])[:-1]]
         if sum(1 for x in earlier if len(x) > len(norm_fragment) + 1 and x.startswith(norm_fragment)) >= 2:
             return 0.7, "last sentence is an earlier repeated sentence cut short"
-    # a loop of one to four words ("azul azul azul", "step by step by step") ends on a whole word: a loop, not a cut
-    low_words = [w.lower() for w in words]
-    if any(len(words) >= 3 * p and low_words[-p:] == low_words[-2 * p:-p] == low_words[-3 * p:-2 * p]
-           for p in range(1, 5)):
+    if _ends_in_phrase_loop(words):
         return 0.0, ""
     opened = sum(last.count(c) for c in "([{«“") - sum(last.count(c) for c in ")]}»”")
     if last.count('"') % 2 == 1 and not re.search(r'\d"', last):

@@ -23,12 +23,13 @@ _SIBLING_MARKERS = {
                     "ogni tutti sono essere modo migliore imparare lingua".split()),
     "ca": frozenset("amb però és els dels als aquest aquesta molt també perquè seva pel pels tenir".split()),
 }
-_SIBLING_CHECK = {"es": ("pt", "it", "ca"), "fr": ("pt", "it", "ca")}
 # The orchestrator adds lingua confidences for these neighbours (a second detector over them, French and Spanish) to
 # the samples of French and Spanish answers, under their codes, with SIBLING_OWN: that detector's French/Spanish one.
 SIBLINGS = ("fr", "es")
 SIBLING_LANGUAGES = ("pt", "it", "ca")
+_SIBLING_CHECK = {lang: SIBLING_LANGUAGES for lang in SIBLINGS}
 SIBLING_OWN = "_own"
+SIBLING_MIN_DISTINCT_WORDS = 20  # the samples judged must hold this many different words
 SIBLING_CONFIDENCE = 0.8  # a sample reads as a neighbour at this confidence, its own language's at most 0.15
 
 
@@ -44,8 +45,9 @@ def _sibling_language(text: str, lang: str, known: tuple[str, ...]) -> tuple[str
     for sib in _SIBLING_CHECK.get(lang, ()):
         if sib in known:
             continue
-        hits = sum(1 for w in words if w in _SIBLING_MARKERS[sib])
-        if hits >= 4 and hits / len(words) >= 0.08:
+        found = [w for w in words if w in _SIBLING_MARKERS[sib]]
+        hits = len(found)
+        if len(set(found)) >= 3 and hits / len(words) >= 0.08:  # three different words: a loop repeats one
             return sib, hits / len(words)
     return None
 
@@ -62,8 +64,8 @@ def _sibling_samples(samples: list[str], confs: list[dict[str, float]], lang: st
         top = max(SIBLING_LANGUAGES, key=lambda c: conf.get(c, 0.0))
         if conf.get(top, 0.0) >= SIBLING_CONFIDENCE and conf.get(SIBLING_OWN, 1.0) <= 0.15:
             wrong[top] = wrong.get(top, 0) + letters
-    if not total or not wrong:
-        return None
+    if not total or not wrong or len(set(_WORD_RE.findall(" ".join(samples).lower()))) < SIBLING_MIN_DISTINCT_WORDS:
+        return None  # (a loop of one sentence says little about its language)
     top = max(wrong, key=wrong.get)
     return (top, wrong[top] / total) if wrong[top] >= 0.5 * total else None
 
