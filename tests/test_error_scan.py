@@ -12,9 +12,9 @@ from tests.helpers import SHARED, need_shared, run_cli
 OUTPUTS = SHARED / "data" / "just-eval-instruct" / "outputs" / "vicuna-7b-v1.5.jsonl"
 
 
-def fill_store(db) -> int:
-    """Real vicuna outputs (EN) plus a few small-model failures in FR/ES."""
-    rows = [json.loads(line) for line in need_shared(OUTPUTS).read_text(encoding="utf-8").splitlines()[:60]]
+def fill_store(db, n: int = 60) -> int:
+    """``n`` real vicuna outputs (EN) plus a few small-model failures in FR/ES."""
+    rows = [json.loads(line) for line in need_shared(OUTPUTS).read_text(encoding="utf-8").splitlines()[:n]]
     items = [(r["id"], r["instruction"], r["output"], "en", "stop") for r in rows]
     items += [
         (1000, "Donne-moi trois idées de dîner rapide.", "Je pense que " * 60 + "je pen", "fr", "length"),
@@ -32,6 +32,24 @@ def fill_store(db) -> int:
                                              output, finish])
     store.close()
     return len(items)
+
+
+def test_a_large_scan_uses_worker_processes_and_finds_what_one_process_does(tmp_path):
+    """A chunk of 500 responses runs the rules in forked workers (with the progress bar live in the parent)."""
+    from baselines.errors.critical_errors import CriticalErrorDetector
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    total = fill_store(ws / "bench.duckdb", n=520)
+    result = run_cli("errors", "scan", workspace=ws, env={"BENCH_NO_PROGRESS": "0"})
+    assert result.returncode == 0, result.stderr
+    assert f"checked {total} responses now" in result.stderr
+    con = duckdb.connect(str(ws / "bench.duckdb"), read_only=True)
+    rows = con.execute("SELECT r.instruction, r.output, r.lang, r.finish_reason, c.labels FROM critical_error_checks c "
+                       "JOIN responses r USING (response_id) ORDER BY r.response_id").fetchall()
+    con.close()
+    alone = CriticalErrorDetector(workers=1).detect_many([row[:4] for row in rows])
+    assert [sorted(row[4]) for row in rows] == [sorted(f.label for f in found) for found in alone]
 
 
 def test_scan_checks_every_response_once_and_feeds_leaderboard(tmp_path):
