@@ -171,7 +171,7 @@ bg "$LOGS/train-dpo.log" train_dpo
 DPO_PID=$BG_PID
 echo "  (train-dpo runs beside it; its output follows the dataset's)"
 b build-dataset --source benchmark/data/demo_instructions.jsonl --languages fr,es \
-  --translator "llm:$GEMMA" --batch-size 12 --dtype bfloat16 --out "$OUT/dataset"
+  --translator "llm:$GEMMA" --batch-size 12 --dtype auto --out "$OUT/dataset"
 python - "$OUT/dataset" <<'PY'
 import sys
 from datasets import load_dataset
