@@ -39,7 +39,7 @@ def device_option(used_by: str) -> Callable[[F], F]:
 def dtype_option(used_by: str, note: str) -> Callable[[F], F]:
     """``--dtype`` (bench.models.DTYPES) for local models; ``note`` adds what the precision changes there."""
     return click.option("--dtype", type=click.Choice(DTYPES), default="auto", show_default=True,
-                        help=f"Weights' precision ({used_by}): auto = bfloat16 on CPUs with bf16 units, else float32; bfloat16/float16 on GPU. {note}")
+                        help=f"Weights' precision ({used_by}): auto = float32 on CPU, bfloat16/float16 on GPU. {note}")
 
 
 def batch_size_option(help: str, *, default: int | None = None, minimum: int | None = None) -> Callable[[F], F]:

@@ -228,8 +228,8 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def resolve_dtype(dtype: str = "auto", device: str = "cpu") -> str:
-    """``auto`` -> on CPU, bfloat16 when the CPU has bf16 units (AVX512-BF16 or AMX), else float32 (bfloat16
-    matrix products are ~100x slower without them); on GPU, bfloat16 where supported, else float16."""
+    """``auto`` -> float32 on CPU, bfloat16 on GPUs that support it (else float16). (bfloat16 on a CPU is fast only
+    with bf16 units, see :func:`cpu_has_bf16_units`, and ~100x slower without them.)"""
     import torch
 
     if dtype not in DTYPES:
@@ -238,7 +238,7 @@ def resolve_dtype(dtype: str = "auto", device: str = "cpu") -> str:
         return dtype
     if device.startswith("cuda"):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if cpu_has_bf16_units() else "float32"
+    return "float32"
 
 
 def cpu_has_bf16_units() -> bool:

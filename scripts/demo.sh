@@ -21,7 +21,8 @@
 # and both safety items),
 # Measured on 2 shared cores (2026-12-05, fresh output folder): build-dataset beside train-dpo 170 s, 72 answers of
 # up to 192 new tokens (three languages side by side) 194 s, judge of all 72 answers by probability (beside
-# it, the agreement judge on 20 published answers) 110 s: 485 s (about 8 min) in all.
+# it, the agreement judge on 20 published answers) 110 s: 485 s (about 8 min) in all. On an AMD EPYC without bf16
+# units (2026-12-06), float32 throughout: 858 s.
 # The real study (GPU, strong judge, vLLM): docs/reproduce.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,9 @@ export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 JUDGE_NAME=demo-judge-SmolLM2-135M-Instruct-probs
 GEMMA="$MODELS/gemma-3-270m-q4_k_m.gguf"
+# the translator in bfloat16 only where the CPU computes it natively (AVX512-BF16 / AMX); elsewhere bfloat16 is ~100x
+# slower than float32 (the grid and DPO use float32 on CPU)
+TRANSLATOR_DTYPE=$(python -c "from bench.models import cpu_has_bf16_units as f; print('bfloat16' if f() else 'float32')")
 SMOL="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 DPO_MODEL="$MODELS/gemma-3-270m-dpo"
 b() { bench --workspace "$WS" "$@"; }
@@ -171,7 +175,7 @@ bg "$LOGS/train-dpo.log" train_dpo
 DPO_PID=$BG_PID
 echo "  (train-dpo runs beside it; its output follows the dataset's)"
 b build-dataset --source benchmark/data/demo_instructions.jsonl --languages fr,es \
-  --translator "llm:$GEMMA" --batch-size 12 --dtype auto --out "$OUT/dataset"
+  --translator "llm:$GEMMA" --batch-size 12 --dtype "$TRANSLATOR_DTYPE" --out "$OUT/dataset"
 python - "$OUT/dataset" <<'PY'
 import sys
 from datasets import load_dataset

@@ -53,8 +53,7 @@ class ModelEntry(_Strict):
     path: str = Field(..., description="Hub id (org/name), local model folder, .gguf file, or a train-dpo output folder.")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit); ignored for local models.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="Weights dtype: auto = bfloat16 on CPUs with bf16 units, else float32; bfloat16 on "
-                     "GPUs that support it.")
+        "auto", description="Weights dtype: auto = float32 on CPU, bfloat16 on GPUs that support it.")
     kind: Literal["base", "instruct"] = Field("base", description="base (pretrained only) or instruct (instruction-tuned).")
     methods: list[Method] | None = Field(
         None, description="zero-shot | urial | chat | dpo; default: base -> [zero-shot, urial], instruct -> [chat].")
