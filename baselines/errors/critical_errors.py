@@ -94,10 +94,10 @@ class CriticalErrorDetector:
         """``fn`` over ``jobs``, in order: in this process, or over forked workers for a large batch (they inherit
         the detector and the jobs, so nothing is sent to them). Without ``fork`` everything runs here."""
         global _BATCH
-        workers = min(self.workers, len(jobs) // (PARALLEL_MIN_ROWS // 2) or 1)
+        workers = min(self.workers, len(jobs) // (PARALLEL_MIN_ROWS // 2))  # half a minimum batch per worker at least
         _BATCH = (self, jobs)
         try:
-            if workers < 2 or len(jobs) < PARALLEL_MIN_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+            if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
                 return fn((0, len(jobs)))
             size = -(-len(jobs) // (workers * 4))  # four chunks per worker: a slow chunk does not hold the others up
             bounds = [(start, min(start + size, len(jobs))) for start in range(0, len(jobs), size)]
@@ -120,12 +120,14 @@ class CriticalErrorDetector:
         detector, by_member = self._siblings
         values = detector.compute_language_confidence_values_in_parallel([flat[k] for k in todo])
         for k, v in zip(todo, values):
-            confs = {by_member[cv.language]: cv.value for cv in v}
+            confs = self._to_dict(v, by_member)
             flat_confs[k].update({code: confs.get(code, 0.0) for code in SIBLING_LANGUAGES})
             flat_confs[k][SIBLING_OWN] = max(confs.get("fr", 0.0), confs.get("es", 0.0))
 
-    def _to_dict(self, values) -> dict[str, float]:
-        return {self._by_member[cv.language]: cv.value for cv in values}
+    def _to_dict(self, values, by_member: dict | None = None) -> dict[str, float]:
+        """Lingua's confidence values as ISO code -> value (``by_member``: another detector's member map)."""
+        by_member = by_member or self._by_member
+        return {by_member[cv.language]: cv.value for cv in values}
 
     def _check_lang(self, lang: str) -> str:
         code = (lang or "").strip().lower()
